@@ -1,0 +1,50 @@
+//! The picture store: one trait, a folder (embedded) and an S3 (cloud) backend.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// What can go wrong in a blob store.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// A key that could escape its folder or is not a picture key.
+    #[error("invalid object key")]
+    BadKey,
+    /// The backend cannot be reached or failed.
+    #[error("blob store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A stored picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    /// The bytes.
+    pub bytes: Bytes,
+    /// Its MIME type.
+    pub content_type: String,
+    /// A strong validator for HTTP caching (quoted).
+    pub etag: String,
+}
+
+/// Where pictures live.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// A URL the client can `PUT` the picture to, with exactly this `Content-Type`,
+    /// until `expires_in` has passed.
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, BlobError>;
+    /// A URL anyone holding it can `GET` the picture from, for about `expires_in`.
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError>;
+    /// Stores a picture (replacing any object with the same key).
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), BlobError>;
+    /// Reads a picture; `None` when there is no such object.
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
+    /// Deletes every object whose key starts with `prefix` (a post's folder); returns
+    /// how many were deleted.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError>;
+}

@@ -1,0 +1,207 @@
+//! Embedded picture store: files in a folder, served by the API through HMAC-signed,
+//! expiring URLs (`/objects/<key>?expires=…&sig=…`).
+
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::blob::{Blob, BlobError, BlobStore};
+use crate::media::ImageType;
+use crate::signing::UrlSigner;
+
+/// GET URLs expire on a whole number of these, so the same picture keeps the same URL
+/// for a while and browsers and list caches can reuse it.
+const GET_EXPIRY_GRANULARITY: i64 = 600;
+
+/// Pictures in `<root>/<key>`.
+#[derive(Debug, Clone)]
+pub struct FolderBlobStore {
+    root: PathBuf,
+    signer: UrlSigner,
+    public_url: String,
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Percent-encodes each path segment of a key for use in a URL.
+pub fn encode_key(key: &str) -> String {
+    key.split('/')
+        .map(|seg| {
+            let mut out = String::with_capacity(seg.len());
+            for b in seg.bytes() {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                    out.push(b as char);
+                } else {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl FolderBlobStore {
+    /// A store rooted at `root` (created if missing) whose URLs start with `public_url`.
+    pub fn open(root: impl Into<PathBuf>, signer: UrlSigner, public_url: &str) -> Result<Self, BlobError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)
+            .map_err(|e| BlobError::Unavailable(format!("cannot create {}: {e}", root.display())))?;
+        Ok(FolderBlobStore { root, signer, public_url: public_url.trim_end_matches('/').to_string() })
+    }
+
+    /// The signer checking this store's URLs (the API's `/objects` routes use it).
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+
+    /// Maps a key to a file below the root, refusing anything that could leave it.
+    fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
+        let rel = Path::new(key);
+        if key.is_empty() || key.contains('\0') || key.contains('\\') {
+            return Err(BlobError::BadKey);
+        }
+        for c in rel.components() {
+            if !matches!(c, Component::Normal(_)) {
+                return Err(BlobError::BadKey);
+            }
+        }
+        Ok(self.root.join(rel))
+    }
+
+    fn url(&self, method: &str, key: &str, content_type: &str, expires: i64) -> String {
+        let sig = self.signer.sign(method, key, content_type, expires);
+        format!("{}/objects/{}?expires={expires}&sig={sig}", self.public_url, encode_key(key))
+    }
+}
+
+fn io(e: std::io::Error) -> BlobError {
+    BlobError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl BlobStore for FolderBlobStore {
+    async fn presign_put(&self, key: &str, content_type: &str, expires_in: Duration) -> Result<String, BlobError> {
+        self.path_of(key)?;
+        let expires = now_unix() + expires_in.as_secs() as i64;
+        Ok(self.url("PUT", key, content_type, expires))
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        self.path_of(key)?;
+        let min = now_unix() + expires_in.as_secs() as i64;
+        let expires = (min / GET_EXPIRY_GRANULARITY + 1) * GET_EXPIRY_GRANULARITY;
+        Ok(self.url("GET", key, "", expires))
+    }
+
+    async fn put(&self, key: &str, bytes: Bytes, _content_type: &str) -> Result<(), BlobError> {
+        let path = self.path_of(key)?;
+        let dir = path.parent().ok_or(BlobError::BadKey)?.to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<(), BlobError> {
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            // Write then rename, so a reader never sees half a picture.
+            let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&tmp, &bytes).map_err(io)?;
+            if let Ok(f) = std::fs::File::open(&tmp) {
+                let _ = f.sync_all();
+            }
+            std::fs::rename(&tmp, &path).map_err(io)
+        })
+        .await
+        .map_err(|e| BlobError::Unavailable(e.to_string()))?
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        let path = self.path_of(key)?;
+        let meta = match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => Bytes::from(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let content_type = ImageType::sniff(&bytes)
+            .map(|t| t.mime())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        Ok(Some(Blob { etag: format!("\"{:x}-{:x}\"", bytes.len(), mtime), bytes, content_type }))
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
+        let trimmed = prefix.trim_end_matches('/');
+        let dir = self.path_of(trimmed)?;
+        tokio::task::spawn_blocking(move || -> Result<u64, BlobError> {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(io(e)),
+            };
+            let mut n = 0;
+            for entry in entries {
+                let entry = entry.map_err(io)?;
+                if entry.file_type().map_err(io)?.is_file() {
+                    std::fs::remove_file(entry.path()).map_err(io)?;
+                    n += 1;
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+            Ok(n)
+        })
+        .await
+        .map_err(|e| BlobError::Unavailable(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_delete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x/").expect("open");
+        let png = Bytes::from_static(b"\x89PNG\r\n\x1a\nxxxx");
+        store.put("alice/p/abc.png", png.clone(), "image/png").await.expect("put");
+        let blob = store.get("alice/p/abc.png").await.expect("get").expect("some");
+        assert_eq!(blob.bytes, png);
+        assert_eq!(blob.content_type, "image/png");
+        assert!(store.get("alice/p/none.png").await.expect("get").is_none());
+        assert_eq!(store.delete_prefix("alice/p/").await.expect("delete"), 1);
+        assert!(store.get("alice/p/abc.png").await.expect("get").is_none());
+    }
+
+    #[tokio::test]
+    async fn refuses_escaping_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x").expect("open");
+        for key in ["../x", "/etc/passwd", "a/../../b", "a\\b", ""] {
+            assert!(matches!(store.get(key).await, Err(BlobError::BadKey)), "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_are_signed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://h:1").expect("open");
+        let url = store.presign_put("a b/c", "image/png", Duration::from_secs(60)).await.expect("url");
+        assert!(url.starts_with("http://h:1/objects/a%20b/c?expires="));
+        assert!(url.contains("&sig="));
+    }
+}

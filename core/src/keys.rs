@@ -1,0 +1,114 @@
+//! Picture object keys: `<user>/<post-uuid>/<uuid4><sanitized basename>`.
+//!
+//! The key alone tells a labeler whose post a picture belongs to, so S3 events and
+//! local jobs need no lookup. Basenames are sanitized so no key can escape its folder.
+
+use uuid::Uuid;
+
+use crate::id::PostId;
+use crate::validate;
+
+/// Longest sanitized basename kept in a key, in bytes.
+pub const MAX_BASENAME: usize = 100;
+
+/// Reduces a client-supplied file name to a safe basename: only the last path
+/// component, only `[A-Za-z0-9._-]` (others become `_`), no leading dots, no `..`,
+/// at most [`MAX_BASENAME`] bytes with the extension kept; `picture` when nothing is left.
+pub fn sanitize_basename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let mut out = String::with_capacity(last.len().min(MAX_BASENAME));
+    for c in last.chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' };
+        // Collapse runs of dots so no `..` survives.
+        if c == '.' && out.ends_with('.') {
+            continue;
+        }
+        out.push(c);
+    }
+    let mut out = out.trim_start_matches(['.', '_']).to_string();
+    if out.len() > MAX_BASENAME {
+        let ext = out
+            .rfind('.')
+            .map(|i| out[i..].to_string())
+            .filter(|e| e.len() <= 10)
+            .unwrap_or_default();
+        out.truncate(MAX_BASENAME - ext.len());
+        out.push_str(&ext);
+    }
+    if out.is_empty() || out.chars().all(|c| c == '.' || c == '_') {
+        return "picture".to_string();
+    }
+    out
+}
+
+/// Builds a fresh object key for a picture of `user`'s post.
+pub fn object_key(user: &str, post: PostId, filename: &str) -> String {
+    format!(
+        "{user}/{}/{}{}",
+        post.uuid_str(),
+        Uuid::new_v4().simple(),
+        sanitize_basename(filename)
+    )
+}
+
+/// The folder (`<user>/<post-uuid>/`) holding every picture object of a post.
+pub fn post_prefix(user: &str, post: PostId) -> String {
+    format!("{user}/{}/", post.uuid_str())
+}
+
+/// The user and post a well-formed object key belongs to; `None` for anything else
+/// (including path tricks), so stores and labelers can refuse it.
+pub fn parse_object_key(key: &str) -> Option<(String, PostId)> {
+    let mut parts = key.split('/');
+    let user = parts.next()?;
+    let post = parts.next()?;
+    let file = parts.next()?;
+    if parts.next().is_some() || file.len() < 33 || file.contains("..") || file.contains('\\') {
+        return None;
+    }
+    if file.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    validate::username(user).ok()?;
+    let uuid = Uuid::parse_str(post).ok()?;
+    Some((user.to_string(), PostId(uuid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_path_tricks() {
+        assert_eq!(sanitize_basename("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_basename("a/b"), "b");
+        assert_eq!(sanitize_basename("a\\b.png"), "b.png");
+        assert_eq!(sanitize_basename("x\0y.jpg"), "x_y.jpg");
+        assert_eq!(sanitize_basename(".."), "picture");
+        assert_eq!(sanitize_basename(""), "picture");
+        assert_eq!(sanitize_basename("..hidden..png"), "hidden.png");
+        assert_eq!(sanitize_basename("my cat.JPG"), "my_cat.JPG");
+        let long = format!("{}.jpeg", "a".repeat(5000));
+        let s = sanitize_basename(&long);
+        assert_eq!(s.len(), MAX_BASENAME);
+        assert!(s.ends_with(".jpeg"));
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        let id = PostId::new();
+        let key = object_key("alice", id, "../../etc/passwd");
+        assert!(key.starts_with(&post_prefix("alice", id)));
+        assert!(key.ends_with("passwd"));
+        assert_eq!(parse_object_key(&key), Some(("alice".to_string(), id)));
+    }
+
+    #[test]
+    fn rejects_bad_keys() {
+        let id = PostId::new();
+        assert!(parse_object_key("alice/x/y").is_none());
+        assert!(parse_object_key(&format!("../{}/{}", id.uuid_str(), "a".repeat(40))).is_none());
+        assert!(parse_object_key(&format!("alice/{}/../../x{}", id.uuid_str(), "a".repeat(40))).is_none());
+        assert!(parse_object_key(&format!("alice/{}/a/{}", id.uuid_str(), "a".repeat(40))).is_none());
+    }
+}

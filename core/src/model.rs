@@ -1,0 +1,70 @@
+//! Domain records as the stores keep them.
+
+use chrono::{DateTime, Utc};
+
+use crate::id::PostId;
+use crate::label::{Label, LabelStatus};
+use crate::wire::{PostView, UserView};
+
+/// A stored post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    /// Time-ordered id.
+    pub id: PostId,
+    /// Author.
+    pub user: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Object key of the current picture, if one was uploaded.
+    pub image_key: Option<String>,
+    /// Labels of the current picture, best first.
+    pub labels: Vec<Label>,
+    /// Where the picture is in the labelling flow.
+    pub label_status: LabelStatus,
+    /// Why labelling failed.
+    pub label_error: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Post {
+    /// The wire form, given the presigned GET URL of the picture (if any).
+    pub fn to_view(&self, image_url: Option<String>) -> PostView {
+        let labelled = matches!(self.label_status, LabelStatus::Done);
+        let names: Option<Vec<String>> =
+            labelled.then(|| self.labels.iter().map(|l| l.name.clone()).collect());
+        PostView {
+            id: self.id,
+            user: self.user.clone(),
+            title: self.title.clone(),
+            body: self.body.clone(),
+            image: image_url,
+            label: names.clone(),
+            labels: names,
+            label_details: labelled.then(|| self.labels.clone()),
+            label_status: self.label_status,
+            label_error: self.label_error.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A stored user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Unique username.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The public wire form.
+    pub fn to_view(&self) -> UserView {
+        UserView { username: self.username.clone(), created_at: self.created_at }
+    }
+}

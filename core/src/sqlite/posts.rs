@@ -1,0 +1,364 @@
+//! `PostStore` on SQLite.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use super::search::{decode_cursor, encode_cursor, fts_query};
+use super::{db_err, now_millis, SqliteStore};
+use crate::id::{parse_post_id, PostId};
+use crate::label::{Label, LabelStatus};
+use crate::model::{Post, User};
+use crate::store::{LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE};
+use crate::wire::NewPost;
+
+const POST_COLUMNS: &str = "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at";
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("bad timestamp `{s}`")))
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A post row before its labels are attached.
+struct RawPost {
+    pk: i64,
+    id: String,
+    user: String,
+    title: String,
+    body: String,
+    image_key: Option<String>,
+    label_status: String,
+    label_error: Option<String>,
+    created_at: String,
+}
+
+fn raw_post(r: &Row<'_>) -> rusqlite::Result<RawPost> {
+    Ok(RawPost {
+        pk: r.get(0)?,
+        id: r.get(1)?,
+        user: r.get(2)?,
+        title: r.get(3)?,
+        body: r.get(4)?,
+        image_key: r.get(5)?,
+        label_status: r.get(6)?,
+        label_error: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+fn finish_post(raw: RawPost, labels: Vec<Label>) -> Result<Post, StoreError> {
+    Ok(Post {
+        id: parse_post_id(&raw.id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        user: raw.user,
+        title: raw.title,
+        body: raw.body,
+        image_key: raw.image_key,
+        labels,
+        label_status: LabelStatus::parse(&raw.label_status)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad label status `{}`", raw.label_status)))?,
+        label_error: raw.label_error,
+        created_at: parse_time(&raw.created_at)?,
+    })
+}
+
+/// Loads the labels of many posts in one query.
+fn labels_of(conn: &Connection, pks: &[i64]) -> Result<HashMap<i64, Vec<Label>>, StoreError> {
+    let mut out: HashMap<i64, Vec<Label>> = HashMap::new();
+    if pks.is_empty() {
+        return Ok(out);
+    }
+    let marks = vec!["?"; pks.len()].join(",");
+    let sql = format!(
+        "SELECT post_pk, name, confidence FROM post_labels WHERE post_pk IN ({marks}) ORDER BY post_pk, rank"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(pks.iter()), |r| {
+            Ok((r.get::<_, i64>(0)?, Label { name: r.get(1)?, confidence: r.get::<_, f64>(2)? as f32 }))
+        })
+        .map_err(db_err)?;
+    for row in rows {
+        let (pk, label) = row.map_err(db_err)?;
+        out.entry(pk).or_default().push(label);
+    }
+    Ok(out)
+}
+
+fn attach_labels(conn: &Connection, raws: Vec<RawPost>) -> Result<Vec<Post>, StoreError> {
+    let pks: Vec<i64> = raws.iter().map(|r| r.pk).collect();
+    let mut labels = labels_of(conn, &pks)?;
+    raws.into_iter()
+        .map(|raw| {
+            let l = labels.remove(&raw.pk).unwrap_or_default();
+            finish_post(raw, l)
+        })
+        .collect()
+}
+
+pub(crate) fn get_post_tx(conn: &Connection, id: &str) -> Result<Option<Post>, StoreError> {
+    let sql = format!("SELECT {POST_COLUMNS} FROM posts p WHERE p.id = ?1");
+    let raw = conn
+        .prepare_cached(&sql)
+        .map_err(db_err)?
+        .query_row([id], raw_post)
+        .optional()
+        .map_err(db_err)?;
+    match raw {
+        Some(raw) => Ok(attach_labels(conn, vec![raw])?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// Replaces the labels of a post and its status, keeping the search index in step.
+pub(crate) fn write_outcome(tx: &Transaction<'_>, pk: i64, outcome: &LabelOutcome) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM post_labels WHERE post_pk = ?1", [pk]).map_err(db_err)?;
+    let (status, error, names) = match outcome {
+        LabelOutcome::Labelled(labels) => {
+            let mut seen = std::collections::HashSet::new();
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO post_labels (post_pk, rank, name, confidence) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db_err)?;
+            let mut names = Vec::new();
+            for (rank, l) in labels.iter().enumerate() {
+                let name = l.name.trim().to_lowercase();
+                if name.is_empty() || !seen.insert(name.clone()) {
+                    continue;
+                }
+                stmt.execute(params![pk, rank as i64, name, f64::from(l.confidence)]).map_err(db_err)?;
+                names.push(name);
+            }
+            ("done", None, names.join(" "))
+        }
+        LabelOutcome::Failed(reason) => ("failed", Some(reason.as_str()), String::new()),
+    };
+    tx.execute(
+        "UPDATE posts SET label_status = ?2, label_error = ?3 WHERE pk = ?1",
+        params![pk, status, error],
+    )
+    .map_err(db_err)?;
+    tx.execute("UPDATE posts_fts SET labels = ?2 WHERE rowid = ?1", params![pk, names]).map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl PostStore for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        let created_at = Utc::now();
+        self.write(move |conn| {
+            let res = conn.execute(
+                "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![user.username, user.password_hash, fmt_time(created_at)],
+            );
+            match res {
+                Ok(_) => Ok(User { username: user.username, password_hash: user.password_hash, created_at }),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::UserExists(user.username))
+                }
+                Err(e) => Err(db_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let username = username.to_string();
+        self.read(move |conn| {
+            let row = conn
+                .prepare_cached("SELECT username, password_hash, created_at FROM users WHERE username = ?1")
+                .map_err(db_err)?
+                .query_row([&username], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .optional()
+                .map_err(db_err)?;
+            row.map(|(username, password_hash, t)| Ok(User { username, password_hash, created_at: parse_time(&t)? }))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError> {
+        let user = user.to_string();
+        self.write(move |conn| {
+            let id = PostId::new();
+            let created_at = Utc::now();
+            let tx = conn.transaction().map_err(db_err)?;
+            let exists: bool = tx
+                .query_row("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)", [&user], |r| r.get(0))
+                .map_err(db_err)?;
+            if !exists {
+                return Err(StoreError::NotFound(format!("user `{user}`")));
+            }
+            tx.execute(
+                "INSERT INTO posts (id, user, title, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.uuid_str(), user, post.title, post.body, fmt_time(created_at)],
+            )
+            .map_err(db_err)?;
+            let pk = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO posts_fts (rowid, title, body, labels) VALUES (?1, ?2, ?3, '')",
+                params![pk, post.title, post.body],
+            )
+            .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(Post {
+                id,
+                user,
+                title: post.title,
+                body: post.body,
+                image_key: None,
+                labels: Vec::new(),
+                label_status: LabelStatus::None,
+                label_error: None,
+                created_at: parse_time(&fmt_time(created_at))?,
+            })
+        })
+        .await
+    }
+
+    async fn get_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
+        self.read(move |conn| get_post_tx(conn, &id.uuid_str())).await
+    }
+
+    async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        let query = query.clone();
+        let limit = if query.limit == 0 { DEFAULT_PAGE } else { query.limit.min(MAX_PAGE) };
+        let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let text = match query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => match fts_query(t) {
+                Some(q) => Some(q),
+                None => return Ok(Page { posts: Vec::new(), next_cursor: None }),
+            },
+            None => None,
+        };
+        self.read(move |conn| {
+            let mut sql = format!("SELECT {POST_COLUMNS} FROM posts p WHERE 1 = 1");
+            let mut args: Vec<String> = Vec::new();
+            if let Some(user) = &query.user {
+                args.push(user.clone());
+                sql.push_str(&format!(" AND p.user = ?{}", args.len()));
+            }
+            if let Some(label) = &query.label {
+                args.push(label.trim().to_lowercase());
+                sql.push_str(&format!(
+                    " AND p.pk IN (SELECT post_pk FROM post_labels WHERE name = ?{})",
+                    args.len()
+                ));
+            }
+            if let Some(text) = &text {
+                args.push(text.clone());
+                sql.push_str(&format!(
+                    " AND p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?{})",
+                    args.len()
+                ));
+            }
+            if let Some(c) = &cursor {
+                args.push(c.clone());
+                sql.push_str(&format!(" AND p.id < ?{}", args.len()));
+            }
+            sql.push_str(&format!(" ORDER BY p.id DESC LIMIT {}", limit + 1));
+            let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+            let mut raws = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), raw_post)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            let more = raws.len() > limit;
+            raws.truncate(limit);
+            let next_cursor = if more { raws.last().map(|r| encode_cursor(&r.id)) } else { None };
+            Ok(Page { posts: attach_labels(conn, raws)?, next_cursor })
+        })
+        .await
+    }
+
+    async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let Some(post) = get_post_tx(&tx, &id.uuid_str())? else {
+                return Ok(None);
+            };
+            let pk: i64 = tx
+                .query_row("SELECT pk FROM posts WHERE id = ?1", [id.uuid_str()], |r| r.get(0))
+                .map_err(db_err)?;
+            tx.execute("DELETE FROM posts_fts WHERE rowid = ?1", [pk]).map_err(db_err)?;
+            tx.execute("DELETE FROM posts WHERE pk = ?1", [pk]).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(Some(post))
+        })
+        .await
+    }
+
+    async fn set_image(&self, id: PostId, object_key: &str) -> Result<(), StoreError> {
+        let key = object_key.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let pk: Option<i64> = tx
+                .query_row("SELECT pk FROM posts WHERE id = ?1", [id.uuid_str()], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            let Some(pk) = pk else {
+                return Err(StoreError::NotFound(format!("post {id}")));
+            };
+            tx.execute(
+                "UPDATE posts SET image_key = ?2, label_status = 'pending', label_error = NULL WHERE pk = ?1",
+                params![pk, key],
+            )
+            .map_err(db_err)?;
+            tx.execute("DELETE FROM post_labels WHERE post_pk = ?1", [pk]).map_err(db_err)?;
+            tx.execute("UPDATE posts_fts SET labels = '' WHERE rowid = ?1", [pk]).map_err(db_err)?;
+            // Jobs for an older picture of this post are superseded.
+            tx.execute(
+                "UPDATE label_jobs SET state = 'done', last_error = 'superseded by a newer picture', updated_at = ?2
+                 WHERE post_pk = ?1 AND state IN ('pending', 'running')",
+                params![pk, now_millis()],
+            )
+            .map_err(db_err)?;
+            let now = now_millis();
+            tx.execute(
+                "INSERT INTO label_jobs (post_pk, object_key, state, attempts, available_at, created_at, updated_at)
+                 VALUES (?1, ?2, 'pending', 0, 0, ?3, ?3)",
+                params![pk, key, now],
+            )
+            .map_err(db_err)?;
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn set_labels(&self, id: PostId, object_key: &str, outcome: LabelOutcome) -> Result<bool, StoreError> {
+        let key = object_key.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let row: Option<(i64, Option<String>)> = tx
+                .query_row("SELECT pk, image_key FROM posts WHERE id = ?1", [id.uuid_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(db_err)?;
+            let Some((pk, Some(current))) = row else {
+                return Ok(false);
+            };
+            if current != key {
+                return Ok(false);
+            }
+            write_outcome(&tx, pk, &outcome)?;
+            tx.commit().map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(SqliteStore::generation(self))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ()).map_err(db_err))
+            .await
+    }
+}

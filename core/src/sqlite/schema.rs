@@ -1,0 +1,72 @@
+//! Versioned migrations, recorded in SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up; never edit a released entry, append.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, posts, labels, full-text index, label jobs.
+    r#"
+    CREATE TABLE users (
+        username      TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE posts (
+        pk           INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE,
+        user         TEXT NOT NULL REFERENCES users(username),
+        title        TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        image_key    TEXT,
+        label_status TEXT NOT NULL DEFAULT 'none'
+                     CHECK (label_status IN ('none', 'pending', 'done', 'failed')),
+        label_error  TEXT,
+        created_at   TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX posts_by_user ON posts(user, id);
+    CREATE TABLE post_labels (
+        post_pk    INTEGER NOT NULL REFERENCES posts(pk) ON DELETE CASCADE,
+        rank       INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        PRIMARY KEY (post_pk, name)
+    ) STRICT;
+    CREATE INDEX post_labels_by_name ON post_labels(name, post_pk);
+    CREATE VIRTUAL TABLE posts_fts USING fts5(
+        title, body, labels, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE label_jobs (
+        id           INTEGER PRIMARY KEY,
+        post_pk      INTEGER NOT NULL REFERENCES posts(pk) ON DELETE CASCADE,
+        object_key   TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        available_at INTEGER NOT NULL,
+        last_error   TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX label_jobs_ready ON label_jobs(state, available_at, id);
+    CREATE INDEX label_jobs_by_post ON label_jobs(post_pk);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Brings the database up to [`SCHEMA_VERSION`], each step in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > SCHEMA_VERSION {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "database schema version {current} is newer than this build ({SCHEMA_VERSION}); upgrade Postagram"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(SCHEMA_VERSION)
+}

@@ -1,0 +1,114 @@
+//! The post store: one trait, one embedded (SQLite) and one cloud (DynamoDB) backend.
+
+use async_trait::async_trait;
+
+use crate::id::PostId;
+use crate::label::Label;
+use crate::model::{Post, User};
+use crate::wire::NewPost;
+
+/// Largest page a list call returns.
+pub const MAX_PAGE: usize = 100;
+/// Page size when the client does not ask for one.
+pub const DEFAULT_PAGE: usize = 20;
+
+/// What can go wrong in a store, independent of the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The username is taken.
+    #[error("username `{0}` is already taken")]
+    UserExists(String),
+    /// The post, or its author, does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A cursor that this store did not issue.
+    #[error("invalid cursor")]
+    BadCursor,
+    /// A query this backend cannot answer (e.g. text search on DynamoDB).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The backend cannot be reached or failed; retrying may help.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Data in the store is not what the code expects.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// Filters and pagination of `GET /posts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only this author's posts.
+    pub user: Option<String>,
+    /// Only posts whose picture has this label (exact, case-insensitive).
+    pub label: Option<String>,
+    /// Full-text query over title, body and labels.
+    pub text: Option<String>,
+    /// Page size, 1..=MAX_PAGE.
+    pub limit: usize,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of posts, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The posts.
+    pub posts: Vec<Post>,
+    /// Cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// The result a labeler reached for a picture.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelOutcome {
+    /// Labels, best first.
+    Labelled(Vec<Label>),
+    /// The picture cannot be labelled, and why.
+    Failed(String),
+}
+
+/// New account to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Validated username.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// Posts and users, whatever the backend.
+#[async_trait]
+pub trait PostStore: Send + Sync + 'static {
+    /// Creates an account; `UserExists` when the name is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+    /// Looks an account up.
+    async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Creates a post for an existing user.
+    async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError>;
+    /// Looks a post up.
+    async fn get_post(&self, id: PostId) -> Result<Option<Post>, StoreError>;
+    /// Lists posts newest first with filters and cursor pagination.
+    async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError>;
+    /// Deletes a post with its labels and label jobs; returns it, or `None` if unknown.
+    async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError>;
+    /// Records that `object_key` is now the post's picture; its status becomes
+    /// `pending`. The embedded store enqueues the label job in the same transaction.
+    async fn set_image(&self, id: PostId, object_key: &str) -> Result<(), StoreError>;
+    /// Writes the labelling result of `object_key`. Idempotent: writing the same outcome
+    /// twice leaves one copy; a result for a picture that is no longer the post's
+    /// current one (or for a deleted post) is ignored and `Ok(false)` returned.
+    async fn set_labels(
+        &self,
+        id: PostId,
+        object_key: &str,
+        outcome: LabelOutcome,
+    ) -> Result<bool, StoreError>;
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// A counter that changes after every write, when every writer shares this process
+    /// (the embedded store); `None` when others write too, so reads must not be cached.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+}

@@ -1,0 +1,114 @@
+//! Field validation shared by every entry point (API, TUI, stores).
+
+/// Maximum title length in characters.
+pub const TITLE_MAX: usize = 200;
+/// Maximum body length in characters.
+pub const BODY_MAX: usize = 10_000;
+/// Minimum password length in characters.
+pub const PASSWORD_MIN: usize = 8;
+/// Maximum password length (argon2 input is bounded to keep hashing cheap to refuse).
+pub const PASSWORD_MAX: usize = 1024;
+/// Username length bounds.
+pub const USERNAME_MIN: usize = 3;
+/// Username length bounds.
+pub const USERNAME_MAX: usize = 32;
+
+/// A field that failed validation, with a sentence for humans.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidField {
+    /// The JSON field name.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> InvalidField {
+    InvalidField { field, message: message.into() }
+}
+
+fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), InvalidField> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(invalid(
+            field,
+            format!("must be {min} to {max} characters long (got {n})"),
+        ));
+    }
+    Ok(())
+}
+
+/// A title: 1–200 characters, not only white space.
+pub fn title(value: &str) -> Result<(), InvalidField> {
+    check_len("title", value, 1, TITLE_MAX)?;
+    if value.trim().is_empty() {
+        return Err(invalid("title", "must not be blank"));
+    }
+    Ok(())
+}
+
+/// A body: 1–10 000 characters, not only white space.
+pub fn body(value: &str) -> Result<(), InvalidField> {
+    check_len("body", value, 1, BODY_MAX)?;
+    if value.trim().is_empty() {
+        return Err(invalid("body", "must not be blank"));
+    }
+    Ok(())
+}
+
+/// A username: 3–32 characters of `[A-Za-z0-9_.-]`.
+pub fn username(value: &str) -> Result<(), InvalidField> {
+    check_len("username", value, USERNAME_MIN, USERNAME_MAX)?;
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(invalid(
+            "username",
+            "may only contain letters, digits, '_', '.' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// A password: at least 8 characters.
+pub fn password(value: &str) -> Result<(), InvalidField> {
+    check_len("password", value, PASSWORD_MIN, PASSWORD_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles() {
+        assert!(title("a").is_ok());
+        assert!(title("").is_err());
+        assert!(title("   ").is_err());
+        assert!(title(&"é".repeat(200)).is_ok());
+        assert!(title(&"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(body(&"x".repeat(10_000)).is_ok());
+        assert!(body(&"x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn usernames() {
+        assert!(username("alice").is_ok());
+        assert!(username("a.b-c_9").is_ok());
+        assert!(username("ab").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+        assert!(username("al ice").is_err());
+        assert!(username("../x").is_err());
+        assert!(username("élan").is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(password("12345678").is_ok());
+        assert!(password("1234567").is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! JSON shapes of the REST contract, shared by the API and its clients (TUI, tests).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::id::PostId;
+use crate::label::{Label, LabelStatus};
+
+/// A post as the API sends it (compatible with the original course web app).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PostView {
+    /// `POST#<uuid>`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "POST#01890a5d-ac96-774b-bcce-b302099a8057"))]
+    pub id: PostId,
+    /// Author's username.
+    pub user: String,
+    /// Title, 1–200 characters.
+    pub title: String,
+    /// Body, 1–10 000 characters.
+    pub body: String,
+    /// Presigned GET URL of the picture, or null when there is none.
+    pub image: Option<String>,
+    /// Label names; absent until the picture has been labelled (the web app relies on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// Deprecated alias of `labels` (the seed document's name), same content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Vec<String>>,
+    /// Labels with their confidence (0–100); absent until labelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_details: Option<Vec<Label>>,
+    /// Where the picture is in the labelling flow.
+    pub label_status: LabelStatus,
+    /// Why labelling failed, when `label_status` is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_error: Option<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Body of `POST /posts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewPost {
+    /// 1–200 characters.
+    pub title: String,
+    /// 1–10 000 characters.
+    pub body: String,
+}
+
+/// Body of `POST /auth/signup` and `POST /auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Credentials {
+    /// 3–32 characters of `[A-Za-z0-9_.-]`.
+    pub username: String,
+    /// At least 8 characters.
+    pub password: String,
+}
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserView {
+    /// The username.
+    pub username: String,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Answer of `POST /auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenView {
+    /// A JWT (HS256) to send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Answer of `GET /signedUrlPut`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SignedUrlView {
+    /// Where to `PUT` the picture, with the same `Content-Type`.
+    #[serde(rename = "uploadURL")]
+    pub upload_url: String,
+    /// The object key the picture will have.
+    pub object_name: String,
+}
+
+/// Every error answer: a stable machine code and a sentence for humans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// Stable code, e.g. `invalid_field`, `not_found`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
