@@ -1,0 +1,6 @@
+//! `postagram-operator`: reconciles `Postagram` custom resources into the Postagram stack
+//! (API, labeler, storage, autoscaling, ingress) with server-side apply.
+
+pub mod config;
+pub mod crd;
+pub mod desired;
