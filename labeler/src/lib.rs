@@ -1,0 +1,21 @@
+//! Postagram picture labelling.
+//!
+//! The [`Detector`] trait is what the rest of the system calls; [`LocalDetector`]
+//! implements it with a local EfficientNet-Lite0 ImageNet classifier (candle, CPU
+//! only) whose 1000 classes are mapped to short human names and broader
+//! categories ("dog", "animal", "drink", …).
+
+pub mod bench;
+pub mod categories;
+pub mod cli;
+pub mod detector;
+pub mod error;
+pub mod jpeg;
+pub mod local;
+pub mod model;
+pub mod preprocess;
+
+pub use detector::{DetectOptions, Detector};
+pub use error::DetectError;
+pub use local::LocalDetector;
+pub use postagram_core::Label;
