@@ -2,5 +2,9 @@
 //! (API, labeler, storage, autoscaling, ingress) with server-side apply.
 
 pub mod config;
+pub mod controller;
 pub mod crd;
 pub mod desired;
+pub mod error;
+pub mod metrics;
+pub mod status;
