@@ -50,11 +50,20 @@ pub fn encode_key(key: &str) -> String {
 
 impl FolderBlobStore {
     /// A store rooted at `root` (created if missing) whose URLs start with `public_url`.
-    pub fn open(root: impl Into<PathBuf>, signer: UrlSigner, public_url: &str) -> Result<Self, BlobError> {
+    pub fn open(
+        root: impl Into<PathBuf>,
+        signer: UrlSigner,
+        public_url: &str,
+    ) -> Result<Self, BlobError> {
         let root = root.into();
-        std::fs::create_dir_all(&root)
-            .map_err(|e| BlobError::Unavailable(format!("cannot create {}: {e}", root.display())))?;
-        Ok(FolderBlobStore { root, signer, public_url: public_url.trim_end_matches('/').to_string() })
+        std::fs::create_dir_all(&root).map_err(|e| {
+            BlobError::Unavailable(format!("cannot create {}: {e}", root.display()))
+        })?;
+        Ok(FolderBlobStore {
+            root,
+            signer,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        })
     }
 
     /// The signer checking this store's URLs (the API's `/objects` routes use it).
@@ -78,7 +87,11 @@ impl FolderBlobStore {
 
     fn url(&self, method: &str, key: &str, content_type: &str, expires: i64) -> String {
         let sig = self.signer.sign(method, key, content_type, expires);
-        format!("{}/objects/{}?expires={expires}&sig={sig}", self.public_url, encode_key(key))
+        format!(
+            "{}/objects/{}?expires={expires}&sig={sig}",
+            self.public_url,
+            encode_key(key)
+        )
     }
 }
 
@@ -88,7 +101,12 @@ fn io(e: std::io::Error) -> BlobError {
 
 #[async_trait]
 impl BlobStore for FolderBlobStore {
-    async fn presign_put(&self, key: &str, content_type: &str, expires_in: Duration) -> Result<String, BlobError> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, BlobError> {
         self.path_of(key)?;
         let expires = now_unix() + expires_in.as_secs() as i64;
         Ok(self.url("PUT", key, content_type, expires))
@@ -141,7 +159,11 @@ impl BlobStore for FolderBlobStore {
             .map(|t| t.mime())
             .unwrap_or("application/octet-stream")
             .to_string();
-        Ok(Some(Blob { etag: format!("\"{:x}-{:x}\"", bytes.len(), mtime), bytes, content_type }))
+        Ok(Some(Blob {
+            etag: format!("\"{:x}-{:x}\"", bytes.len(), mtime),
+            bytes,
+            content_type,
+        }))
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
@@ -176,10 +198,18 @@ mod tests {
     #[tokio::test]
     async fn put_get_delete() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x/").expect("open");
+        let store =
+            FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x/").expect("open");
         let png = Bytes::from_static(b"\x89PNG\r\n\x1a\nxxxx");
-        store.put("alice/p/abc.png", png.clone(), "image/png").await.expect("put");
-        let blob = store.get("alice/p/abc.png").await.expect("get").expect("some");
+        store
+            .put("alice/p/abc.png", png.clone(), "image/png")
+            .await
+            .expect("put");
+        let blob = store
+            .get("alice/p/abc.png")
+            .await
+            .expect("get")
+            .expect("some");
         assert_eq!(blob.bytes, png);
         assert_eq!(blob.content_type, "image/png");
         assert!(store.get("alice/p/none.png").await.expect("get").is_none());
@@ -190,17 +220,25 @@ mod tests {
     #[tokio::test]
     async fn refuses_escaping_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x").expect("open");
+        let store =
+            FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x").expect("open");
         for key in ["../x", "/etc/passwd", "a/../../b", "a\\b", ""] {
-            assert!(matches!(store.get(key).await, Err(BlobError::BadKey)), "{key}");
+            assert!(
+                matches!(store.get(key).await, Err(BlobError::BadKey)),
+                "{key}"
+            );
         }
     }
 
     #[tokio::test]
     async fn urls_are_signed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://h:1").expect("open");
-        let url = store.presign_put("a b/c", "image/png", Duration::from_secs(60)).await.expect("url");
+        let store =
+            FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://h:1").expect("open");
+        let url = store
+            .presign_put("a b/c", "image/png", Duration::from_secs(60))
+            .await
+            .expect("url");
         assert!(url.starts_with("http://h:1/objects/a%20b/c?expires="));
         assert!(url.contains("&sig="));
     }

@@ -18,7 +18,11 @@ pub fn sanitize_basename(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let mut out = String::with_capacity(last.len().min(MAX_BASENAME));
     for c in last.chars() {
-        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' };
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            c
+        } else {
+            '_'
+        };
         // Collapse runs of dots so no `..` survives.
         if c == '.' && out.ends_with('.') {
             continue;
@@ -108,7 +112,14 @@ mod tests {
         let id = PostId::new();
         assert!(parse_object_key("alice/x/y").is_none());
         assert!(parse_object_key(&format!("../{}/{}", id.uuid_str(), "a".repeat(40))).is_none());
-        assert!(parse_object_key(&format!("alice/{}/../../x{}", id.uuid_str(), "a".repeat(40))).is_none());
-        assert!(parse_object_key(&format!("alice/{}/a/{}", id.uuid_str(), "a".repeat(40))).is_none());
+        assert!(parse_object_key(&format!(
+            "alice/{}/../../x{}",
+            id.uuid_str(),
+            "a".repeat(40)
+        ))
+        .is_none());
+        assert!(
+            parse_object_key(&format!("alice/{}/a/{}", id.uuid_str(), "a".repeat(40))).is_none()
+        );
     }
 }

@@ -19,7 +19,12 @@ pub const ACCEPTED: &str = "image/jpeg, image/png, image/webp, image/gif";
 impl ImageType {
     /// Parses a `Content-Type` value (parameters and case ignored; `image/jpg` accepted).
     pub fn from_content_type(value: &str) -> Option<Self> {
-        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         Some(match essence.as_str() {
             "image/jpeg" | "image/jpg" | "image/pjpeg" => ImageType::Jpeg,
             "image/png" => ImageType::Png,
@@ -61,17 +66,32 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(ImageType::from_content_type("image/JPEG; charset=x"), Some(ImageType::Jpeg));
-        assert_eq!(ImageType::from_content_type("image/jpg"), Some(ImageType::Jpeg));
+        assert_eq!(
+            ImageType::from_content_type("image/JPEG; charset=x"),
+            Some(ImageType::Jpeg)
+        );
+        assert_eq!(
+            ImageType::from_content_type("image/jpg"),
+            Some(ImageType::Jpeg)
+        );
         assert_eq!(ImageType::from_content_type("text/plain"), None);
         assert_eq!(ImageType::from_content_type("image/svg+xml"), None);
     }
 
     #[test]
     fn sniffing() {
-        assert_eq!(ImageType::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageType::Png));
-        assert_eq!(ImageType::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageType::Jpeg));
-        assert_eq!(ImageType::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageType::Webp));
+        assert_eq!(
+            ImageType::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(ImageType::Png)
+        );
+        assert_eq!(
+            ImageType::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageType::Jpeg)
+        );
+        assert_eq!(
+            ImageType::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(ImageType::Webp)
+        );
         assert_eq!(ImageType::sniff(b"GIF89a..."), Some(ImageType::Gif));
         assert_eq!(ImageType::sniff(b"hello world"), None);
         assert_eq!(ImageType::sniff(b""), None);

@@ -65,6 +65,9 @@ pub struct User {
 impl User {
     /// The public wire form.
     pub fn to_view(&self) -> UserView {
-        UserView { username: self.username.clone(), created_at: self.created_at }
+        UserView {
+            username: self.username.clone(),
+            created_at: self.created_at,
+        }
     }
 }

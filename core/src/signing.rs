@@ -55,7 +55,11 @@ impl UrlSigner {
 
     /// Hex signature of a request.
     pub fn sign(&self, method: &str, key: &str, content_type: &str, expires: i64) -> String {
-        hex::encode(self.mac(method, key, content_type, expires).finalize().into_bytes())
+        hex::encode(
+            self.mac(method, key, content_type, expires)
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Checks a signature in constant time, then the expiry against `now` (unix seconds).
@@ -98,13 +102,34 @@ mod tests {
         let s = UrlSigner::new(b"secret");
         let sig = s.sign("PUT", "a/b/c", "image/png", 100);
         assert_eq!(s.verify("PUT", "a/b/c", "image/png", 100, &sig, 50), Ok(()));
-        assert_eq!(s.verify("PUT", "a/b/c", "image/png", 100, &sig, 101), Err(SignatureError::Expired));
-        assert_eq!(s.verify("PUT", "a/b/c", "image/jpeg", 100, &sig, 50), Err(SignatureError::Invalid));
-        assert_eq!(s.verify("GET", "a/b/c", "image/png", 100, &sig, 50), Err(SignatureError::Invalid));
-        assert_eq!(s.verify("PUT", "a/b/d", "image/png", 100, &sig, 50), Err(SignatureError::Invalid));
-        assert_eq!(s.verify("PUT", "a/b/c", "image/png", 101, &sig, 50), Err(SignatureError::Invalid));
-        assert_eq!(s.verify("PUT", "a/b/c", "image/png", 100, "zz", 50), Err(SignatureError::Invalid));
+        assert_eq!(
+            s.verify("PUT", "a/b/c", "image/png", 100, &sig, 101),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            s.verify("PUT", "a/b/c", "image/jpeg", 100, &sig, 50),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            s.verify("GET", "a/b/c", "image/png", 100, &sig, 50),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            s.verify("PUT", "a/b/d", "image/png", 100, &sig, 50),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            s.verify("PUT", "a/b/c", "image/png", 101, &sig, 50),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            s.verify("PUT", "a/b/c", "image/png", 100, "zz", 50),
+            Err(SignatureError::Invalid)
+        );
         let other = UrlSigner::new(b"other");
-        assert_eq!(other.verify("PUT", "a/b/c", "image/png", 100, &sig, 50), Err(SignatureError::Invalid));
+        assert_eq!(
+            other.verify("PUT", "a/b/c", "image/png", 100, &sig, 50),
+            Err(SignatureError::Invalid)
+        );
     }
 }

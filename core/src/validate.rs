@@ -24,7 +24,10 @@ pub struct InvalidField {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> InvalidField {
-    InvalidField { field, message: message.into() }
+    InvalidField {
+        field,
+        message: message.into(),
+    }
 }
 
 fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), InvalidField> {

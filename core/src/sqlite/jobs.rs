@@ -28,7 +28,9 @@ impl SqliteStore {
 }
 
 fn handle_id(job: &LabelJob) -> Result<i64, StoreError> {
-    job.handle.parse().map_err(|_| StoreError::Corrupt(format!("bad job handle `{}`", job.handle)))
+    job.handle
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad job handle `{}`", job.handle)))
 }
 
 #[async_trait]

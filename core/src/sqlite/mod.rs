@@ -31,7 +31,9 @@ struct Inner {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("readers", &self.inner.readers.len()).finish()
+        f.debug_struct("SqliteStore")
+            .field("readers", &self.inner.readers.len())
+            .finish()
     }
 }
 
@@ -50,19 +52,27 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let mut writer = Connection::open(path).map_err(db_err)?;
-        writer.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
         configure(&writer).map_err(db_err)?;
         schema::migrate(&mut writer).map_err(db_err)?;
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            * 2;
         let mut readers = Vec::with_capacity(n);
         for _ in 0..n.max(2) {
             let r = Connection::open_with_flags(
                 path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
             )
             .map_err(db_err)?;
             configure(&r).map_err(db_err)?;

@@ -11,10 +11,13 @@ use super::{db_err, now_millis, SqliteStore};
 use crate::id::{parse_post_id, PostId};
 use crate::label::{Label, LabelStatus};
 use crate::model::{Post, User};
-use crate::store::{LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE};
+use crate::store::{
+    LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE,
+};
 use crate::wire::NewPost;
 
-const POST_COLUMNS: &str = "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at";
+const POST_COLUMNS: &str =
+    "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at";
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
@@ -61,8 +64,9 @@ fn finish_post(raw: RawPost, labels: Vec<Label>) -> Result<Post, StoreError> {
         body: raw.body,
         image_key: raw.image_key,
         labels,
-        label_status: LabelStatus::parse(&raw.label_status)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad label status `{}`", raw.label_status)))?,
+        label_status: LabelStatus::parse(&raw.label_status).ok_or_else(|| {
+            StoreError::Corrupt(format!("bad label status `{}`", raw.label_status))
+        })?,
         label_error: raw.label_error,
         created_at: parse_time(&raw.created_at)?,
     })
@@ -81,7 +85,13 @@ fn labels_of(conn: &Connection, pks: &[i64]) -> Result<HashMap<i64, Vec<Label>>,
     let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(pks.iter()), |r| {
-            Ok((r.get::<_, i64>(0)?, Label { name: r.get(1)?, confidence: r.get::<_, f64>(2)? as f32 }))
+            Ok((
+                r.get::<_, i64>(0)?,
+                Label {
+                    name: r.get(1)?,
+                    confidence: r.get::<_, f64>(2)? as f32,
+                },
+            ))
         })
         .map_err(db_err)?;
     for row in rows {
@@ -117,8 +127,13 @@ pub(crate) fn get_post_tx(conn: &Connection, id: &str) -> Result<Option<Post>, S
 }
 
 /// Replaces the labels of a post and its status, keeping the search index in step.
-pub(crate) fn write_outcome(tx: &Transaction<'_>, pk: i64, outcome: &LabelOutcome) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM post_labels WHERE post_pk = ?1", [pk]).map_err(db_err)?;
+pub(crate) fn write_outcome(
+    tx: &Transaction<'_>,
+    pk: i64,
+    outcome: &LabelOutcome,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM post_labels WHERE post_pk = ?1", [pk])
+        .map_err(db_err)?;
     let (status, error, names) = match outcome {
         LabelOutcome::Labelled(labels) => {
             let mut seen = std::collections::HashSet::new();
@@ -131,7 +146,8 @@ pub(crate) fn write_outcome(tx: &Transaction<'_>, pk: i64, outcome: &LabelOutcom
                 if name.is_empty() || !seen.insert(name.clone()) {
                     continue;
                 }
-                stmt.execute(params![pk, rank as i64, name, f64::from(l.confidence)]).map_err(db_err)?;
+                stmt.execute(params![pk, rank as i64, name, f64::from(l.confidence)])
+                    .map_err(db_err)?;
                 names.push(name);
             }
             ("done", None, names.join(" "))
@@ -143,7 +159,11 @@ pub(crate) fn write_outcome(tx: &Transaction<'_>, pk: i64, outcome: &LabelOutcom
         params![pk, status, error],
     )
     .map_err(db_err)?;
-    tx.execute("UPDATE posts_fts SET labels = ?2 WHERE rowid = ?1", params![pk, names]).map_err(db_err)?;
+    tx.execute(
+        "UPDATE posts_fts SET labels = ?2 WHERE rowid = ?1",
+        params![pk, names],
+    )
+    .map_err(db_err)?;
     Ok(())
 }
 
@@ -157,8 +177,14 @@ impl PostStore for SqliteStore {
                 params![user.username, user.password_hash, fmt_time(created_at)],
             );
             match res {
-                Ok(_) => Ok(User { username: user.username, password_hash: user.password_hash, created_at }),
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Ok(_) => Ok(User {
+                    username: user.username,
+                    password_hash: user.password_hash,
+                    created_at,
+                }),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
                     Err(StoreError::UserExists(user.username))
                 }
                 Err(e) => Err(db_err(e)),
@@ -171,13 +197,27 @@ impl PostStore for SqliteStore {
         let username = username.to_string();
         self.read(move |conn| {
             let row = conn
-                .prepare_cached("SELECT username, password_hash, created_at FROM users WHERE username = ?1")
+                .prepare_cached(
+                    "SELECT username, password_hash, created_at FROM users WHERE username = ?1",
+                )
                 .map_err(db_err)?
-                .query_row([&username], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .query_row([&username], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
                 .optional()
                 .map_err(db_err)?;
-            row.map(|(username, password_hash, t)| Ok(User { username, password_hash, created_at: parse_time(&t)? }))
-                .transpose()
+            row.map(|(username, password_hash, t)| {
+                Ok(User {
+                    username,
+                    password_hash,
+                    created_at: parse_time(&t)?,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -189,14 +229,24 @@ impl PostStore for SqliteStore {
             let created_at = Utc::now();
             let tx = conn.transaction().map_err(db_err)?;
             let exists: bool = tx
-                .query_row("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)", [&user], |r| r.get(0))
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+                    [&user],
+                    |r| r.get(0),
+                )
                 .map_err(db_err)?;
             if !exists {
                 return Err(StoreError::NotFound(format!("user `{user}`")));
             }
             tx.execute(
                 "INSERT INTO posts (id, user, title, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id.uuid_str(), user, post.title, post.body, fmt_time(created_at)],
+                params![
+                    id.uuid_str(),
+                    user,
+                    post.title,
+                    post.body,
+                    fmt_time(created_at)
+                ],
             )
             .map_err(db_err)?;
             let pk = tx.last_insert_rowid();
@@ -222,17 +272,32 @@ impl PostStore for SqliteStore {
     }
 
     async fn get_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
-        self.read(move |conn| get_post_tx(conn, &id.uuid_str())).await
+        self.read(move |conn| get_post_tx(conn, &id.uuid_str()))
+            .await
     }
 
     async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError> {
         let query = query.clone();
-        let limit = if query.limit == 0 { DEFAULT_PAGE } else { query.limit.min(MAX_PAGE) };
+        let limit = if query.limit == 0 {
+            DEFAULT_PAGE
+        } else {
+            query.limit.min(MAX_PAGE)
+        };
         let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let text = match query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let text = match query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             Some(t) => match fts_query(t) {
                 Some(q) => Some(q),
-                None => return Ok(Page { posts: Vec::new(), next_cursor: None }),
+                None => {
+                    return Ok(Page {
+                        posts: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
             },
             None => None,
         };
@@ -270,8 +335,15 @@ impl PostStore for SqliteStore {
                 .map_err(db_err)?;
             let more = raws.len() > limit;
             raws.truncate(limit);
-            let next_cursor = if more { raws.last().map(|r| encode_cursor(&r.id)) } else { None };
-            Ok(Page { posts: attach_labels(conn, raws)?, next_cursor })
+            let next_cursor = if more {
+                raws.last().map(|r| encode_cursor(&r.id))
+            } else {
+                None
+            };
+            Ok(Page {
+                posts: attach_labels(conn, raws)?,
+                next_cursor,
+            })
         })
         .await
     }
@@ -283,10 +355,14 @@ impl PostStore for SqliteStore {
                 return Ok(None);
             };
             let pk: i64 = tx
-                .query_row("SELECT pk FROM posts WHERE id = ?1", [id.uuid_str()], |r| r.get(0))
+                .query_row("SELECT pk FROM posts WHERE id = ?1", [id.uuid_str()], |r| {
+                    r.get(0)
+                })
                 .map_err(db_err)?;
-            tx.execute("DELETE FROM posts_fts WHERE rowid = ?1", [pk]).map_err(db_err)?;
-            tx.execute("DELETE FROM posts WHERE pk = ?1", [pk]).map_err(db_err)?;
+            tx.execute("DELETE FROM posts_fts WHERE rowid = ?1", [pk])
+                .map_err(db_err)?;
+            tx.execute("DELETE FROM posts WHERE pk = ?1", [pk])
+                .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
             Ok(Some(post))
         })
@@ -330,14 +406,21 @@ impl PostStore for SqliteStore {
         .await
     }
 
-    async fn set_labels(&self, id: PostId, object_key: &str, outcome: LabelOutcome) -> Result<bool, StoreError> {
+    async fn set_labels(
+        &self,
+        id: PostId,
+        object_key: &str,
+        outcome: LabelOutcome,
+    ) -> Result<bool, StoreError> {
         let key = object_key.to_string();
         self.write(move |conn| {
             let tx = conn.transaction().map_err(db_err)?;
             let row: Option<(i64, Option<String>)> = tx
-                .query_row("SELECT pk, image_key FROM posts WHERE id = ?1", [id.uuid_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT pk, image_key FROM posts WHERE id = ?1",
+                    [id.uuid_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(db_err)?;
             let Some((pk, Some(current))) = row else {
@@ -358,7 +441,11 @@ impl PostStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ()).map_err(db_err))
-            .await
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+                .map_err(db_err)
+        })
+        .await
     }
 }

@@ -56,7 +56,8 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Brings the database up to [`SCHEMA_VERSION`], each step in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if current > SCHEMA_VERSION {
         return Err(rusqlite::Error::InvalidParameterName(format!(
             "database schema version {current} is newer than this build ({SCHEMA_VERSION}); upgrade Postagram"

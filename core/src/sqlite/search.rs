@@ -27,7 +27,9 @@ pub fn encode_cursor(last_id: &str) -> String {
 
 /// Decodes a cursor back to a post id string, refusing anything this store did not issue.
 pub fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
-    let raw = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| StoreError::BadCursor)?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| StoreError::BadCursor)?;
     let text = String::from_utf8(raw).map_err(|_| StoreError::BadCursor)?;
     let id = text.strip_prefix(CURSOR_TAG).ok_or(StoreError::BadCursor)?;
     let uuid = Uuid::parse_str(id).map_err(|_| StoreError::BadCursor)?;
@@ -40,7 +42,10 @@ mod tests {
 
     #[test]
     fn fts_queries_are_quoted() {
-        assert_eq!(fts_query("Dog beach").as_deref(), Some("\"dog\"* \"beach\"*"));
+        assert_eq!(
+            fts_query("Dog beach").as_deref(),
+            Some("\"dog\"* \"beach\"*")
+        );
         assert_eq!(fts_query("a\" OR *").as_deref(), Some("\"a\"* \"or\"*"));
         assert_eq!(fts_query("  !!! "), None);
     }

@@ -1,0 +1,114 @@
+//! HS256 login tokens with issuer and expiry.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// The `iss` claim of every token this server issues.
+pub const ISSUER: &str = "postagram";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Issues and checks tokens with one secret.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys").field("ttl", &self.ttl).finish()
+    }
+}
+
+impl JwtKeys {
+    /// Keys for `secret`, tokens living `ttl`.
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl,
+        }
+    }
+
+    /// A token for `user` and its expiry time.
+    pub fn issue(&self, user: &str) -> Result<(String, DateTime<Utc>), ApiError> {
+        let now = Utc::now().timestamp();
+        let exp = now + self.ttl.as_secs() as i64;
+        let claims = Claims {
+            sub: user.to_string(),
+            iss: ISSUER.to_string(),
+            iat: now,
+            exp,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))?;
+        let expires_at = Utc
+            .timestamp_opt(exp, 0)
+            .single()
+            .ok_or_else(|| ApiError::Internal("bad expiry".into()))?;
+        Ok((token, expires_at))
+    }
+
+    /// The username in a valid token; 401 with a precise code otherwise.
+    pub fn verify(&self, token: &str) -> Result<String, ApiError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 0;
+        match decode::<Claims>(token, &self.decoding, &validation) {
+            Ok(data) => Ok(data.claims.sub),
+            Err(e) => Err(match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token_expired", "the token has expired; log in again")
+                }
+                _ => ApiError::unauthorized("invalid_token", "the token is not valid"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_forgery() {
+        let keys = JwtKeys::new(b"secret", Duration::from_secs(60));
+        let (token, _) = keys.issue("alice").expect("issue");
+        assert_eq!(keys.verify(&token).expect("verify"), "alice");
+        let other = JwtKeys::new(b"other", Duration::from_secs(60));
+        assert!(other.verify(&token).is_err());
+        assert!(keys.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn expired() {
+        let keys = JwtKeys::new(b"secret", Duration::from_secs(0));
+        let claims = Claims {
+            sub: "a".into(),
+            iss: ISSUER.into(),
+            iat: 0,
+            exp: Utc::now().timestamp() - 10,
+        };
+        let token =
+            encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).expect("encode");
+        match keys.verify(&token) {
+            Err(ApiError::Unauthorized { code, .. }) => assert_eq!(code, "token_expired"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! `postagram-api`: the REST API (posts, auth, uploads, OpenAPI, probes, metrics) and,
+//! in embedded mode, the in-process labeler workers.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod labeling;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod secrets;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,214 @@
+//! `PUT`/`GET /objects/{key}`: the embedded store's signed picture upload and download.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use postagram_core::keys::parse_object_key;
+use postagram_core::media::{ImageType, ACCEPTED};
+use postagram_core::signing::{SignatureError, UrlSigner};
+use postagram_core::wire::ErrorBody;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::posts::not_modified;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Signature parameters of an object URL.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedParams {
+    /// Unix time after which the URL is refused.
+    pub expires: Option<i64>,
+    /// Hex HMAC-SHA256 signature.
+    pub sig: Option<String>,
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn signer(state: &AppState) -> ApiResult<&UrlSigner> {
+    state
+        .object_signer
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("this server does not serve objects".into()))
+}
+
+fn check_signature(
+    state: &AppState,
+    method: &str,
+    key: &str,
+    content_type: &str,
+    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<()> {
+    let params = params.map(|Query(p)| p).unwrap_or(SignedParams {
+        expires: None,
+        sig: None,
+    });
+    let (Some(expires), Some(sig)) = (params.expires, params.sig) else {
+        return Err(ApiError::BadSignature(
+            "the URL is not signed (expires and sig are required)".into(),
+        ));
+    };
+    signer(state)?
+        .verify(method, key, content_type, expires, &sig, now_unix())
+        .map_err(|e| match e {
+            SignatureError::Expired => {
+                ApiError::BadSignature("the signed URL has expired; ask for a new one".into())
+            }
+            SignatureError::Invalid => ApiError::BadSignature(
+                "the signature does not match (wrong key, method, Content-Type or expiry)".into(),
+            ),
+        })
+}
+
+/// Receives a picture at a presigned URL.
+#[utoipa::path(put, path = "/objects/{key}", tag = "pictures",
+    params(("key" = String, Path, description = "object key from `/signedUrlPut`"), SignedParams),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "the picture; `Content-Type` as signed"),
+    responses(
+        (status = 200, description = "stored; labelling is queued"),
+        (status = 403, description = "bad or expired signature", body = ErrorBody),
+        (status = 404, description = "the post no longer exists", body = ErrorBody),
+        (status = 413, description = "picture too large", body = ErrorBody),
+        (status = 415, description = "not an accepted picture type, or bytes of another type", body = ErrorBody),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn put_object(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let Some(announced) = ImageType::from_content_type(&content_type) else {
+        return Err(ApiError::UnsupportedMediaType {
+            code: "unsupported_media_type",
+            message: format!(
+                "`Content-Type: {content_type}` is not accepted; use one of {ACCEPTED}"
+            ),
+        });
+    };
+    check_signature(&state, "PUT", &key, &content_type, params)?;
+    let (user, post_id) = parse_object_key(&key)
+        .ok_or_else(|| ApiError::bad_request("invalid_key", "not a picture object key"))?;
+    let limit = state.max_upload_bytes;
+    let too_large = || ApiError::TooLarge(format!("pictures are limited to {limit} bytes"));
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(too_large());
+        }
+    }
+    let mut buf = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("bad_body", format!("cannot read the upload: {e}"))
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    match ImageType::sniff(&buf) {
+        Some(actual) if actual == announced => {}
+        Some(actual) => {
+            return Err(ApiError::UnsupportedMediaType {
+                code: "content_type_mismatch",
+                message: format!(
+                    "the bytes are {} but `Content-Type` says {}",
+                    actual.mime(),
+                    announced.mime()
+                ),
+            })
+        }
+        None => {
+            return Err(ApiError::UnsupportedMediaType {
+                code: "content_type_mismatch",
+                message: format!("the bytes are not a {} picture", announced.mime()),
+            })
+        }
+    }
+    let post = state
+        .store
+        .get_post(post_id)
+        .await?
+        .filter(|p| p.user == user)
+        .ok_or_else(|| ApiError::NotFound(format!("post {post_id} no longer exists")))?;
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&buf)[..16]));
+    let size = buf.len();
+    state.blobs.put(&key, buf.into(), announced.mime()).await?;
+    state.store.set_image(post.id, &key).await?;
+    state.metrics.uploads.inc();
+    tracing::info!(user = %user, post = %post.id, bytes = size, "picture uploaded");
+    let mut resp = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// Serves a picture at a presigned URL.
+#[utoipa::path(get, path = "/objects/{key}", tag = "pictures",
+    params(("key" = String, Path, description = "object key"), SignedParams),
+    responses(
+        (status = 200, description = "the picture", content_type = "image/jpeg"),
+        (status = 304, description = "not modified"),
+        (status = 403, description = "bad or expired signature", body = ErrorBody),
+        (status = 404, description = "no such picture", body = ErrorBody),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn get_object(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let expires = params.as_ref().ok().and_then(|q| q.expires).unwrap_or(0);
+    check_signature(&state, "GET", &key, "", params)?;
+    let blob = state
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such picture".into()))?;
+    let max_age = (expires - now_unix()).clamp(0, 3600);
+    let mut resp = if not_modified(&headers, &blob.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, blob.content_type.clone())],
+            blob.bytes,
+        )
+            .into_response()
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&blob.etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,301 @@
+//! `/posts`: create, list (filters, cursor pages, ETag), get, delete.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use postagram_core::keys::post_prefix;
+use postagram_core::model::Post;
+use postagram_core::store::{ListQuery, DEFAULT_PAGE, MAX_PAGE};
+use postagram_core::validate;
+use postagram_core::wire::{ErrorBody, NewPost, PostView};
+use postagram_core::{parse_post_id, PostId};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+/// How long a cached list answer may be served (it also bounds picture URL staleness).
+const CACHE_TTL: Duration = Duration::from_secs(30);
+const CACHE_MAX_ENTRIES: usize = 2048;
+
+/// A rendered `GET /posts` answer.
+#[derive(Clone)]
+struct CachedList {
+    generation: u64,
+    at: Instant,
+    body: Bytes,
+    etag: String,
+    link: Option<String>,
+}
+
+/// Rendered list answers keyed by query string, valid while the store's generation is
+/// unchanged (embedded store only: every writer is in this process).
+#[derive(Default)]
+pub struct ListCache {
+    entries: Mutex<HashMap<String, CachedList>>,
+}
+
+impl ListCache {
+    fn get(&self, key: &str, generation: u64) -> Option<CachedList> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|c| c.generation == generation && c.at.elapsed() < CACHE_TTL)
+            .cloned()
+    }
+
+    fn put(&self, key: String, value: CachedList) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_MAX_ENTRIES {
+            entries.retain(|_, c| c.generation == value.generation && c.at.elapsed() < CACHE_TTL);
+            if entries.len() >= CACHE_MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, value);
+    }
+}
+
+/// Query parameters of `GET /posts`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only this author's posts.
+    pub user: Option<String>,
+    /// Only posts whose picture has this label (e.g. `dog`).
+    pub label: Option<String>,
+    /// Full-text search in title, body and labels (embedded store).
+    pub q: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<String>,
+    /// Cursor from the previous page's `Link` header.
+    pub cursor: Option<String>,
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The wire form of a post, with a fresh picture URL.
+pub async fn view(state: &AppState, post: &Post) -> ApiResult<PostView> {
+    let image = match &post.image_key {
+        Some(key) => Some(state.blobs.presign_get(key, state.url_expiry).await?),
+        None => None,
+    };
+    Ok(post.to_view(image))
+}
+
+fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// True when `If-None-Match` names `etag` (or `*`).
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
+    let mut resp = if not_modified(headers, &cached.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            cached.body.clone(),
+        )
+            .into_response()
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&cached.etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(link) = &cached.link {
+        if let Ok(v) = HeaderValue::from_str(link) {
+            h.insert(header::LINK, v);
+        }
+    }
+    resp
+}
+
+/// Lists posts, newest first; the next page is in `Link: <…>; rel="next"`.
+#[utoipa::path(get, path = "/posts", tag = "posts", params(ListParams),
+    responses(
+        (status = 200, description = "a page of posts, newest first; `Link` has the next page", body = Vec<PostView>),
+        (status = 304, description = "not modified (If-None-Match)"),
+        (status = 400, description = "bad cursor or query", body = ErrorBody),
+        (status = 422, description = "invalid limit", body = ErrorBody),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
+    let limit = match non_empty(params.limit.clone()) {
+        None => DEFAULT_PAGE,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::InvalidField(format!(
+                    "limit: must be a whole number from 1 to {MAX_PAGE}"
+                )))
+            }
+        },
+    };
+    let query = ListQuery {
+        user: non_empty(params.user),
+        label: non_empty(params.label),
+        text: non_empty(params.q),
+        limit,
+        cursor: non_empty(params.cursor),
+    };
+    let cache_key = format!("{:?}", query);
+    let generation = state.store.generation();
+    if let Some(g) = generation {
+        if let Some(hit) = state.list_cache.get(&cache_key, g) {
+            return Ok(list_response(&headers, &hit));
+        }
+    }
+    let page = state.store.list_posts(&query).await?;
+    let mut views = Vec::with_capacity(page.posts.len());
+    for post in &page.posts {
+        views.push(view(&state, post).await?);
+    }
+    let body =
+        Bytes::from(serde_json::to_vec(&views).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let link = page.next_cursor.map(|cursor| {
+        let mut q = vec![format!("limit={limit}")];
+        for (k, v) in [
+            ("user", &query.user),
+            ("label", &query.label),
+            ("q", &query.text),
+        ] {
+            if let Some(v) = v {
+                q.push(format!("{k}={}", urlencoding::encode(v)));
+            }
+        }
+        q.push(format!("cursor={}", urlencoding::encode(&cursor)));
+        format!("<{}/posts?{}>; rel=\"next\"", state.public_url, q.join("&"))
+    });
+    let cached = CachedList {
+        generation: generation.unwrap_or(0),
+        at: Instant::now(),
+        etag: etag_of(&body),
+        body,
+        link,
+    };
+    if generation.is_some() {
+        state.list_cache.put(cache_key, cached.clone());
+    }
+    Ok(list_response(&headers, &cached))
+}
+
+/// Creates a post for the signed-in user.
+#[utoipa::path(post, path = "/posts", tag = "posts", request_body = NewPost, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "created", body = PostView),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "invalid title or body", body = ErrorBody),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(new): ApiJson<NewPost>,
+) -> ApiResult<Response> {
+    validate::title(&new.title)?;
+    validate::body(&new.body)?;
+    let post = state.store.create_post(&user, new).await?;
+    state.metrics.posts_created.inc();
+    tracing::info!(user = %user, post = %post.id, "post created");
+    let location = format!("/posts/{}", urlencoding::encode(&post.id.wire()));
+    let mut resp = (StatusCode::CREATED, Json(view(&state, &post).await?)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// Parses a path id (`<uuid>` or `POST#<uuid>`), 400 otherwise.
+pub fn path_id(raw: &str) -> ApiResult<PostId> {
+    parse_post_id(raw).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))
+}
+
+/// One post.
+#[utoipa::path(get, path = "/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
+    responses(
+        (status = 200, description = "the post", body = PostView),
+        (status = 400, description = "malformed id", body = ErrorBody),
+        (status = 404, description = "no such post", body = ErrorBody),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PostView>> {
+    let id = path_id(&id)?;
+    let post = state
+        .store
+        .get_post(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("post {id} not found")))?;
+    Ok(Json(view(&state, &post).await?))
+}
+
+/// Deletes one of your posts, its pictures and its labels.
+#[utoipa::path(delete, path = "/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 400, description = "malformed id", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 403, description = "someone else's post", body = ErrorBody),
+        (status = 404, description = "no such post", body = ErrorBody),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = path_id(&id)?;
+    let post = state
+        .store
+        .get_post(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("post {id} not found")))?;
+    if post.user != user {
+        return Err(ApiError::Forbidden(
+            "only the author can delete a post".into(),
+        ));
+    }
+    // Pictures first: if that fails the post stays and a retry finishes the job.
+    let removed = state
+        .blobs
+        .delete_prefix(&post_prefix(&post.user, id))
+        .await?;
+    state.store.delete_post(id).await?;
+    tracing::info!(user = %user, post = %id, pictures = removed, "post deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,266 @@
+//! Builds the application from its configuration and runs it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, Method, StatusCode};
+use axum::Router;
+use postagram_core::blob::BlobStore;
+use postagram_core::folder::FolderBlobStore;
+use postagram_core::jobs::LabelJobQueue;
+use postagram_core::signing::{derive_key, UrlSigner};
+use postagram_core::sqlite::SqliteStore;
+use postagram_core::store::PostStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::{AuthMode, Config, DetectorKind, StoreKind};
+use crate::error::error_response;
+use crate::metrics::Metrics;
+use crate::middleware::{self, MakeUuid, REQUEST_ID};
+use crate::routes::{self, posts::ListCache};
+use crate::state::AppState;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    public_url: String,
+    state: AppState,
+    sqlite: Option<SqliteStore>,
+    config: Config,
+}
+
+fn cors(config: &Config) -> anyhow::Result<CorsLayer> {
+    let origins = match (&config.cors_origins, config.store) {
+        (Some(o), _) => o.trim().to_string(),
+        (None, StoreKind::Embedded) => "*".to_string(),
+        (None, StoreKind::Aws) => String::new(),
+    };
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .expose_headers([
+            header::LINK,
+            header::ETAG,
+            header::LOCATION,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .max_age(Duration::from_secs(3600));
+    Ok(if origins == "*" {
+        layer.allow_origin(Any)
+    } else if origins.is_empty() {
+        layer.allow_origin(AllowOrigin::list([]))
+    } else {
+        let list = origins
+            .split(',')
+            .map(|o| {
+                o.trim()
+                    .parse()
+                    .with_context(|| format!("bad CORS origin `{o}`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        layer.allow_origin(AllowOrigin::list(list))
+    })
+}
+
+/// The full HTTP stack around the routes.
+pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
+    let routes = routes::table(config.max_upload_bytes).into_router();
+    let timeout = Duration::from_secs(config.request_timeout_secs.max(1));
+    let app = routes
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::record_metrics,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            middleware::timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(cors(config)?)
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            REQUEST_ID,
+        )))
+        .layer(TraceLayer::new_for_http().make_span_with(middleware::make_span))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static(REQUEST_ID),
+            MakeUuid,
+        ))
+        .with_state(state);
+    Ok(app)
+}
+
+impl Application {
+    /// Opens the stores, binds the port and assembles the router.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.store == StoreKind::Aws {
+            anyhow::bail!("POSTAGRAM_STORE=aws is not available in this build yet; use `embedded` (the default)");
+        }
+        if config.detector == DetectorKind::Rekognition {
+            anyhow::bail!("POSTAGRAM_DETECTOR=rekognition is not available in this build yet; use `local` (the default)");
+        }
+        if config.auth == AuthMode::Header {
+            tracing::warn!("POSTAGRAM_AUTH=header: the Authorization header is trusted as the username; only use this on a trusted network or behind an authenticating proxy");
+        }
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let port = listener.local_addr()?.port();
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{port}"))
+            .trim_end_matches('/')
+            .to_string();
+
+        let secret = match &config.jwt_secret {
+            Some(s) if s.len() >= 16 => s.as_bytes().to_vec(),
+            Some(_) => anyhow::bail!("POSTAGRAM_JWT_SECRET must be at least 16 characters"),
+            None => crate::secrets::load_or_create(&config.data_dir)?,
+        };
+        let sqlite = SqliteStore::open(&config.data_dir.join("postagram.db"))
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        let signer = UrlSigner::new(&derive_key(&secret, "postagram objects"));
+        let blobs = FolderBlobStore::open(
+            config.data_dir.join("pictures"),
+            signer.clone(),
+            &public_url,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot open the picture folder: {e}"))?;
+        let store: Arc<dyn PostStore> = Arc::new(sqlite.clone());
+        let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
+        let jobs: Arc<dyn LabelJobQueue> = Arc::new(sqlite.clone());
+        let state = AppState {
+            store,
+            blobs,
+            jobs: Some(jobs),
+            object_signer: Some(signer),
+            jwt: JwtKeys::new(&secret, Duration::from_secs(config.jwt_ttl_secs.max(1))),
+            auth_mode: config.auth,
+            login_limiter: Arc::new(RateLimiter::new(config.login_rate_per_minute)),
+            metrics: Arc::new(Metrics::new()),
+            public_url: public_url.clone().into(),
+            max_upload_bytes: config.max_upload_bytes,
+            url_expiry: Duration::from_secs(config.url_expiry_secs.max(60)),
+            list_cache: Arc::new(ListCache::default()),
+        };
+        let router = router(state.clone(), &config)?;
+        Ok(Application {
+            listener,
+            router,
+            port,
+            public_url,
+            state,
+            sqlite: Some(sqlite),
+            config,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL clients use.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The shared state (tests inspect stores through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and stops the
+    /// labeler workers.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut workers = Vec::new();
+        if let Some(sqlite) = &self.sqlite {
+            let recovered = sqlite
+                .recover_interrupted_jobs()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if recovered > 0 {
+                tracing::info!(
+                    jobs = recovered,
+                    "re-queued label jobs interrupted by the last shutdown"
+                );
+            }
+            workers = crate::labeling::spawn_workers(&self.config, &self.state, stop_rx.clone())?;
+        }
+        tracing::info!(addr = %self.listener.local_addr()?, url = %self.public_url, "postagram-api listening");
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        let _ = stop_tx.send(true);
+        for w in workers {
+            let _ = w.await;
+        }
+        tracing::info!("postagram-api stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

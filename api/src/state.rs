@@ -1,0 +1,44 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use postagram_core::blob::BlobStore;
+use postagram_core::jobs::LabelJobQueue;
+use postagram_core::signing::UrlSigner;
+use postagram_core::store::PostStore;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::AuthMode;
+use crate::metrics::Metrics;
+use crate::routes::posts::ListCache;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// Posts and users.
+    pub store: Arc<dyn PostStore>,
+    /// Pictures.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Label jobs (embedded store), for metrics.
+    pub jobs: Option<Arc<dyn LabelJobQueue>>,
+    /// Checks `/objects` URLs (embedded store only).
+    pub object_signer: Option<UrlSigner>,
+    /// Login tokens.
+    pub jwt: JwtKeys,
+    /// Auth mode.
+    pub auth_mode: AuthMode,
+    /// Login attempts per client address.
+    pub login_limiter: Arc<RateLimiter>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Base URL clients reach this server at.
+    pub public_url: Arc<str>,
+    /// Largest accepted picture.
+    pub max_upload_bytes: usize,
+    /// Lifetime of presigned URLs.
+    pub url_expiry: Duration,
+    /// Cache of `GET /posts` answers (embedded store).
+    pub list_cache: Arc<ListCache>,
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a random port, called through a real socket.
+
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod auth;
+mod objects;
+mod ops;
+mod persistence;
+mod posts;
+mod uploads;
