@@ -522,3 +522,113 @@ pub fn error_policy(pg: Arc<Postagram>, error: &Error, ctx: Arc<Context>) -> Act
     warn!(postagram = %pg.name_any(), error = %error, failures, ?delay, "reconcile failed");
     Action::requeue(delay)
 }
+
+/// Watches one child kind (only objects labelled as managed by the operator) into a store,
+/// returning the store and the stream of touched objects that triggers their owner.
+fn child_watch<K>(
+    client: &Client,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    use kube::runtime::{reflector, watcher, WatchStreamExt};
+    let (reader, writer) = reflector::store::<K>();
+    let config = watcher::Config::default()
+        .labels(crate::desired::meta::MANAGED_SELECTOR)
+        .any_semantic();
+    let stream = watcher(Api::<K>::all(client.clone()), config)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
+
+/// Runs the controller until `shutdown` resolves: watches Postagrams (generation changes
+/// only, so its own status writes do not loop) and every child kind, and sets `ready` once
+/// all caches have synced.
+pub async fn run(
+    client: Client,
+    reporter: Reporter,
+    metrics: Arc<Metrics>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    use futures::StreamExt;
+    use kube::runtime::{predicates, reflector, watcher, Controller, WatchStreamExt};
+
+    let (pg_reader, pg_writer) = reflector::store::<Postagram>();
+    let postagrams = watcher(
+        Api::<Postagram>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(pg_writer)
+    .applied_objects()
+    .predicate_filter(predicates::generation, Default::default());
+
+    let (service_accounts, sa_stream) = child_watch::<ServiceAccount>(&client);
+    let (config_maps, cm_stream) = child_watch::<ConfigMap>(&client);
+    let (claims, pvc_stream) = child_watch::<PersistentVolumeClaim>(&client);
+    let (deployments, deploy_stream) = child_watch::<Deployment>(&client);
+    let (services, svc_stream) = child_watch::<Service>(&client);
+    let (hpas, hpa_stream) = child_watch::<HorizontalPodAutoscaler>(&client);
+    let (pdbs, pdb_stream) = child_watch::<PodDisruptionBudget>(&client);
+    let (ingresses, ing_stream) = child_watch::<Ingress>(&client);
+    let stores = ChildStores {
+        service_accounts,
+        config_maps,
+        claims,
+        deployments,
+        services,
+        hpas,
+        pdbs,
+        ingresses,
+    };
+
+    {
+        let (pg, s, ready) = (pg_reader.clone(), stores.clone(), ready.clone());
+        tokio::spawn(async move {
+            let synced = futures::future::join_all([
+                Box::pin(pg.wait_until_ready())
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
+                Box::pin(s.service_accounts.wait_until_ready()),
+                Box::pin(s.config_maps.wait_until_ready()),
+                Box::pin(s.claims.wait_until_ready()),
+                Box::pin(s.deployments.wait_until_ready()),
+                Box::pin(s.services.wait_until_ready()),
+                Box::pin(s.hpas.wait_until_ready()),
+                Box::pin(s.pdbs.wait_until_ready()),
+                Box::pin(s.ingresses.wait_until_ready()),
+            ])
+            .await;
+            if synced.iter().all(Result::is_ok) {
+                info!("caches synced");
+                ready.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+
+    let ctx = Arc::new(Context::new(client, reporter, stores, metrics));
+    Controller::for_stream(postagrams, pg_reader)
+        .owns_stream(sa_stream)
+        .owns_stream(cm_stream)
+        .owns_stream(pvc_stream)
+        .owns_stream(deploy_stream)
+        .owns_stream(svc_stream)
+        .owns_stream(hpa_stream)
+        .owns_stream(pdb_stream)
+        .owns_stream(ing_stream)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => tracing::debug!(object = %obj.name, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile error"),
+            }
+        })
+        .await;
+    info!("controller stopped");
+}

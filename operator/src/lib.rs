@@ -6,5 +6,8 @@ pub mod controller;
 pub mod crd;
 pub mod desired;
 pub mod error;
+pub mod leader;
 pub mod metrics;
+pub mod server;
 pub mod status;
+pub mod telemetry;
