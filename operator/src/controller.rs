@@ -524,8 +524,9 @@ pub fn error_policy(pg: Arc<Postagram>, error: &Error, ctx: Arc<Context>) -> Act
 }
 
 /// Watches one child kind (only objects labelled as managed by the operator) into a store,
-/// returning the store and the stream of touched objects that triggers their owner.
-fn child_watch<K>(
+/// returning the store and the stream of touched objects that triggers their owner. The
+/// stream must be polled for the store to fill.
+pub fn child_watch<K>(
     client: &Client,
 ) -> (
     Store<K>,
