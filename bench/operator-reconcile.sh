@@ -8,7 +8,7 @@
 #   RUNS=3 BENCH_OBJECTS=1,100 bench/operator-reconcile.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "${WORKSPACE:-$ROOT}"  # WORKSPACE: run from another checkout of the workspace
 RUNS="${RUNS:-5}"
 export BENCH_OBJECTS="${BENCH_OBJECTS:-1,100,1000}"
 out="$(mktemp)"

@@ -277,3 +277,30 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arguments the chart's Deployment passes must parse.
+    #[test]
+    fn chart_arguments_parse() {
+        let cli = Cli::try_parse_from([
+            "postagram-operator",
+            "run",
+            "--addr=0.0.0.0:8080",
+            "--log-format=json",
+            "--leader-elect",
+            "--lease-name=postagram-operator",
+            "--lease-namespace=ops",
+            "--lease-duration-seconds=15",
+        ])
+        .expect("chart args");
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("run expected");
+        };
+        assert!(args.leader_elect);
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.lease_namespace.as_deref(), Some("ops"));
+    }
+}
