@@ -62,6 +62,8 @@ pub struct Cli {
 pub enum Command {
     /// Start the server (the default).
     Serve,
+    /// Print the OpenAPI 3.1 document and exit.
+    Openapi,
 }
 
 /// Every server setting. Each field reads a `POSTAGRAM_*` variable when its flag is absent.

@@ -1,16 +1,58 @@
-//! In-process labeler workers of the embedded server.
+//! In-process labeler workers of the embedded server: they consume the SQLite job table
+//! with the local detector, and report to `/metrics`.
 
+use std::sync::Arc;
+
+use anyhow::Context;
+use postagram_labeler::pipeline::{Pipeline, PipelineConfig, ReportHook};
+use postagram_labeler::{DetectOptions, Detector, LocalDetector};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::state::AppState;
 
-/// Starts the labeler workers that consume the SQLite job table.
+/// How many workers to start: the configured number, or one per core.
+pub fn worker_count(config: &Config) -> usize {
+    config
+        .labeler_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Loads the detector and starts the workers; none when the count is 0.
 pub fn spawn_workers(
-    _config: &Config,
-    _state: &AppState,
-    _stop: watch::Receiver<bool>,
+    config: &Config,
+    state: &AppState,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    Ok(Vec::new())
+    let n = worker_count(config);
+    let Some(queue) = state.jobs.clone() else {
+        return Ok(Vec::new());
+    };
+    if n == 0 {
+        tracing::warn!("POSTAGRAM_LABELER_WORKERS=0: pictures will wait in the queue without labels");
+        return Ok(Vec::new());
+    }
+    let opts = DetectOptions { max_labels: config.max_labels.max(1), min_confidence: config.min_confidence.clamp(0.0, 100.0) };
+    let detector = LocalDetector::load(&config.model_path, opts).with_context(|| {
+        format!(
+            "cannot load the label model from {} (run `make model`, set POSTAGRAM_MODEL_PATH, or POSTAGRAM_LABELER_WORKERS=0 to run without labels)",
+            config.model_path.display()
+        )
+    })?;
+    let detector: Arc<dyn Detector> = Arc::new(detector);
+    let metrics = state.metrics.clone();
+    let hook: ReportHook = Arc::new(move |report| {
+        metrics.label_results.with_label_values(&[report.outcome.kind()]).inc();
+        if let Some(d) = report.detection {
+            metrics.detection_seconds.observe(d.as_secs_f64());
+        }
+    });
+    let pipeline = Arc::new(
+        Pipeline::new(queue, state.blobs.clone(), detector, PipelineConfig::default()).with_hook(hook),
+    );
+    tracing::info!(workers = n, model = %config.model_path.display(), "labeler workers started");
+    Ok((0..n)
+        .map(|_| tokio::spawn(pipeline.clone().run_worker(state.label_wakeup.clone(), stop.clone())))
+        .collect())
 }

@@ -3,7 +3,9 @@
 use clap::Parser;
 use postagram_api::config::{Cli, Command};
 use postagram_api::startup::{shutdown_signal, Application};
+use postagram_api::openapi::ApiDoc;
 use postagram_api::telemetry;
+use utoipa::OpenApi;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,6 +15,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let app = Application::build(cli.config).await?;
             app.run_until(shutdown_signal()).await
+        }
+        Command::Openapi => {
+            println!("{}", ApiDoc::openapi().to_pretty_json()?);
+            Ok(())
         }
     }
 }

@@ -177,6 +177,7 @@ impl Application {
             max_upload_bytes: config.max_upload_bytes,
             url_expiry: Duration::from_secs(config.url_expiry_secs.max(60)),
             list_cache: Arc::new(ListCache::default()),
+            label_wakeup: Arc::new(tokio::sync::Notify::new()),
         };
         let router = router(state.clone(), &config)?;
         Ok(Application {

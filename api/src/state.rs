@@ -41,4 +41,6 @@ pub struct AppState {
     pub url_expiry: Duration,
     /// Cache of `GET /posts` answers (embedded store).
     pub list_cache: Arc<ListCache>,
+    /// Wakes idle labeler workers when a picture arrives.
+    pub label_wakeup: Arc<tokio::sync::Notify>,
 }

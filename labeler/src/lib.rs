@@ -13,6 +13,7 @@ pub mod error;
 pub mod jpeg;
 pub mod local;
 pub mod model;
+pub mod pipeline;
 pub mod preprocess;
 
 pub use detector::{DetectOptions, Detector};

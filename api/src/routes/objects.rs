@@ -157,6 +157,7 @@ pub async fn put_object(
     let size = buf.len();
     state.blobs.put(&key, buf.into(), announced.mime()).await?;
     state.store.set_image(post.id, &key).await?;
+    state.label_wakeup.notify_one();
     state.metrics.uploads.inc();
     tracing::info!(user = %user, post = %post.id, bytes = size, "picture uploaded");
     let mut resp = StatusCode::OK.into_response();

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod labels;
 mod objects;
 mod ops;
 mod persistence;

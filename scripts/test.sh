@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every test of the project. Fetches what the tests need (pinned model weights, real
+# photos, Python tools) first and fails loudly when anything is missing — nothing is
+# skipped silently.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { echo; echo "== $*"; }
+
+command -v cargo-nextest >/dev/null || { echo "test: cargo-nextest is required (cargo install cargo-nextest)" >&2; exit 1; }
+
+step "model weights and test photos"
+scripts/fetch-model.sh
+scripts/fetch-test-photos.sh
+
+step "python tools for tests (pinned, in ${POSTAGRAM_VENV:-.venv})"
+scripts/venv.sh
+
+step "rust tests (cargo nextest)"
+cargo nextest run --workspace --no-fail-fast
+
+step "weight converter unit tests"
+scripts/test-tools.sh
+
+step "OpenAPI document validates as OpenAPI 3.1"
+scripts/test-openapi.sh
+
+for extra in scripts/test-operator.sh scripts/test-tui.sh; do
+    if [ -x "$extra" ]; then
+        step "$extra"
+        "$extra"
+    fi
+done
+echo
+echo "test: all suites passed"
