@@ -104,8 +104,10 @@ pub fn desired_status(
             condition(DEGRADED, true, &p.reason, p.message.clone(), generation),
         ],
         None => {
-            let labeler_ok = labeler.is_none_or(|l| l.complete);
-            let (ready, reason, message) = match (api.complete, labeler_ok) {
+            // Ready: every component serves (at least one ready pod each).
+            // Progressing: some Deployment has not rolled out its current generation.
+            let labeler_serves = labeler.is_none_or(|l| l.ready >= 1);
+            let (ready, reason, message) = match (api.ready >= 1, labeler_serves) {
                 (true, true) => (
                     true,
                     "AllComponentsReady",
@@ -114,28 +116,37 @@ pub fn desired_status(
                 (false, _) => (
                     false,
                     "ApiNotReady",
-                    format!("API has {} ready replica(s)", api.ready),
+                    "the API has no ready replica".to_string(),
                 ),
                 (true, false) => (
                     false,
                     "LabelerNotReady",
-                    format!(
-                        "labeler has {} ready replica(s)",
-                        labeler.map(|l| l.ready).unwrap_or(0)
-                    ),
+                    "the labeler has no ready replica".to_string(),
                 ),
             };
-            let rolling = !ready;
+            let rolled_out = api.complete && labeler.is_none_or(|l| l.complete);
             vec![
-                condition(READY, ready, reason, message.clone(), generation),
-                if rolling {
-                    condition(PROGRESSING, true, "RollingOut", message, generation)
-                } else {
+                condition(READY, ready, reason, message, generation),
+                if rolled_out {
                     condition(
                         PROGRESSING,
                         false,
                         "UpToDate",
                         "rollout complete".into(),
+                        generation,
+                    )
+                } else {
+                    condition(
+                        PROGRESSING,
+                        true,
+                        "RollingOut",
+                        format!(
+                            "API {} ready{}",
+                            api.ready,
+                            labeler
+                                .map(|l| format!(", labeler {} ready", l.ready))
+                                .unwrap_or_default()
+                        ),
                         generation,
                     )
                 },
@@ -206,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn ready_when_api_rolled_out_and_transition_time_kept() {
+    fn ready_when_api_serves_and_transition_time_kept() {
         let mut pg = pg();
         let owner = Owner::of(&pg).expect("owner");
         let s1 = desired_status(&pg, &owner, Rollout::default(), None, None, ts(100));
@@ -235,6 +246,20 @@ mod tests {
             .autoscaling
             .as_deref()
             .is_some_and(|a| a.starts_with("disabled")));
+    }
+
+    #[test]
+    fn serving_but_rolling_is_ready_and_progressing() {
+        let pg = pg();
+        let owner = Owner::of(&pg).expect("owner");
+        let rolling = Rollout {
+            ready: 1,
+            complete: false,
+        };
+        let s = desired_status(&pg, &owner, rolling, None, None, ts(1));
+        assert_eq!(s.conditions[0].status, "True");
+        assert_eq!(s.conditions[1].status, "True");
+        assert_eq!(s.conditions[1].reason, "RollingOut");
     }
 
     #[test]
