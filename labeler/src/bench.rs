@@ -35,6 +35,9 @@ pub struct BenchReport {
     pub p90: Duration,
     /// Fastest detection.
     pub min: Duration,
+    /// Median CPU time of the benchmarking thread per detection (Linux schedstat), which
+    /// stays meaningful when other processes compete for the cores.
+    pub median_cpu: Option<Duration>,
     /// Workers in the throughput run.
     pub workers: usize,
     /// Detections per second with `workers` in parallel (None if skipped).
@@ -56,6 +59,13 @@ impl fmt::Display for BenchReport {
             ms(self.p90),
             ms(self.min)
         )?;
+        if let Some(cpu) = self.median_cpu {
+            writeln!(
+                f,
+                "cpu time per detection (bench thread, median): {:.1} ms",
+                ms(cpu)
+            )?;
+        }
         match self.throughput {
             Some(t) => write!(
                 f,
@@ -89,12 +99,19 @@ pub fn run(
         detector.detect_blocking(&pictures[i % pictures.len()])?;
     }
     let mut times = Vec::with_capacity(config.runs);
+    let mut cpu_times = Vec::with_capacity(config.runs);
     for i in 0..config.runs {
+        let cpu_start = thread_cpu_time();
         let start = Instant::now();
         detector.detect_blocking(&pictures[i % pictures.len()])?;
         times.push(start.elapsed());
+        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_time()) {
+            cpu_times.push(b.saturating_sub(a));
+        }
     }
     times.sort();
+    cpu_times.sort();
+    let median_cpu = (cpu_times.len() == times.len()).then(|| cpu_times[cpu_times.len() / 2]);
     let pct = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
 
     let throughput = if config.workers > 0 && config.pictures > 0 {
@@ -131,8 +148,16 @@ pub fn run(
         median: pct(0.5),
         p90: pct(0.9),
         min: times[0],
+        median_cpu,
         workers: config.workers,
         throughput,
         intra_op_threads: candle_core::utils::get_num_threads(),
     })
+}
+
+/// CPU time the calling thread has run, from `/proc/thread-self/schedstat` (Linux).
+fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }

@@ -9,7 +9,9 @@
 
 use candle_core::{Tensor, D};
 
+use super::bias_act::BiasAct;
 use super::depthwise::DepthwiseConv;
+use super::im2col::Im2Col;
 use super::padding::same_padding;
 use super::weights::Weights;
 use crate::DetectError;
@@ -102,9 +104,8 @@ pub const LITE0_STAGES: [StageArgs; 7] = [
 struct Pointwise {
     /// `(out, in)`
     weight: Tensor,
-    /// `(out, 1)`
-    bias: Tensor,
-    relu6: bool,
+    /// Folded batch-norm bias, then ReLU6 or nothing.
+    bias_act: BiasAct,
 }
 
 impl Pointwise {
@@ -120,19 +121,15 @@ impl Pointwise {
         let (kernel, bias) = w.fold_batch_norm(&kernel, bn)?;
         Ok(Pointwise {
             weight: kernel.reshape((output, input))?.contiguous()?,
-            bias: bias.reshape((output, 1))?,
-            relu6,
+            bias_act: BiasAct::new(&bias, relu6)?,
         })
     }
 
     /// `(in, h, w)` -> `(out, h, w)`
     fn forward(&self, x: &Tensor) -> Result<Tensor, DetectError> {
         let (c, h, w) = x.dims3()?;
-        let y = self
-            .weight
-            .matmul(&x.reshape((c, h * w))?)?
-            .broadcast_add(&self.bias)?;
-        let y = if self.relu6 { y.clamp(0f32, 6f32)? } else { y };
+        let y = self.weight.matmul(&x.reshape((c, h * w))?)?;
+        let y = self.bias_act.forward(&y)?;
         Ok(y.reshape((self.weight.dim(0)?, h, w))?)
     }
 }
@@ -207,8 +204,9 @@ impl MbConv {
 
 /// The whole network, weights folded and ready for inference.
 pub struct EfficientNetLite0 {
+    /// `(32, 27)`: the stem kernel flattened for the im2col product.
     stem_weight: Tensor,
-    stem_bias: Tensor,
+    stem_bias_act: BiasAct,
     blocks: Vec<MbConv>,
     head: Pointwise,
     /// `(1280, 1000)`
@@ -244,8 +242,10 @@ impl EfficientNetLite0 {
         let fc_weight = w.get("_fc.weight", &[NUM_CLASSES, HEAD_CHANNELS])?;
         let fc_bias = w.get("_fc.bias", &[NUM_CLASSES])?;
         Ok(EfficientNetLite0 {
-            stem_weight: stem_weight.contiguous()?,
-            stem_bias: stem_bias.reshape((1, STEM_CHANNELS, 1, 1))?,
+            stem_weight: stem_weight
+                .reshape((STEM_CHANNELS, 3 * 3 * 3))?
+                .contiguous()?,
+            stem_bias_act: BiasAct::new(&stem_bias, true)?,
             blocks,
             head,
             fc_weight_t: fc_weight.t()?.contiguous()?,
@@ -256,16 +256,17 @@ impl EfficientNetLite0 {
     /// Logits `(1000)` for one normalised `(3, 224, 224)` picture.
     pub fn forward(&self, image: &Tensor) -> Result<Tensor, DetectError> {
         let (_, h, w) = image.dims3()?;
-        let (pt, pb, _) = same_padding(h, 3, 2);
-        let (pl, pr, _) = same_padding(w, 3, 2);
-        let x = image
-            .unsqueeze(0)?
-            .pad_with_zeros(2, pt, pb)?
-            .pad_with_zeros(3, pl, pr)?
-            .conv2d(&self.stem_weight, 0, 2, 1, 1)?
-            .broadcast_add(&self.stem_bias)?
-            .clamp(0f32, 6f32)?
-            .squeeze(0)?;
+        let (_, _, oh) = same_padding(h, 3, 2);
+        let (_, _, ow) = same_padding(w, 3, 2);
+        let patches = image.contiguous()?.apply_op1_no_bwd(&Im2Col {
+            kernel: 3,
+            stride: 2,
+        })?;
+        let x = self.stem_weight.matmul(&patches)?;
+        let x = self
+            .stem_bias_act
+            .forward(&x)?
+            .reshape((STEM_CHANNELS, oh, ow))?;
         let mut x = x.contiguous()?;
         for block in &self.blocks {
             x = block.forward(&x)?;

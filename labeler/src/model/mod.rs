@@ -1,7 +1,9 @@
 //! The EfficientNet-Lite0 network and the pieces it is built from.
 
+pub mod bias_act;
 pub mod depthwise;
 pub mod efficientnet;
+pub mod im2col;
 pub mod padding;
 pub mod weights;
 
