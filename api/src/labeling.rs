@@ -14,9 +14,11 @@ use crate::state::AppState;
 
 /// How many workers to start: the configured number, or one per core.
 pub fn worker_count(config: &Config) -> usize {
-    config
-        .labeler_workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    config.labeler_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// Loads the detector and starts the workers; none when the count is 0.
@@ -30,10 +32,15 @@ pub fn spawn_workers(
         return Ok(Vec::new());
     };
     if n == 0 {
-        tracing::warn!("POSTAGRAM_LABELER_WORKERS=0: pictures will wait in the queue without labels");
+        tracing::warn!(
+            "POSTAGRAM_LABELER_WORKERS=0: pictures will wait in the queue without labels"
+        );
         return Ok(Vec::new());
     }
-    let opts = DetectOptions { max_labels: config.max_labels.max(1), min_confidence: config.min_confidence.clamp(0.0, 100.0) };
+    let opts = DetectOptions {
+        max_labels: config.max_labels.max(1),
+        min_confidence: config.min_confidence.clamp(0.0, 100.0),
+    };
     let detector = LocalDetector::load(&config.model_path, opts).with_context(|| {
         format!(
             "cannot load the label model from {} (run `make model`, set POSTAGRAM_MODEL_PATH, or POSTAGRAM_LABELER_WORKERS=0 to run without labels)",
@@ -43,16 +50,31 @@ pub fn spawn_workers(
     let detector: Arc<dyn Detector> = Arc::new(detector);
     let metrics = state.metrics.clone();
     let hook: ReportHook = Arc::new(move |report| {
-        metrics.label_results.with_label_values(&[report.outcome.kind()]).inc();
+        metrics
+            .label_results
+            .with_label_values(&[report.outcome.kind()])
+            .inc();
         if let Some(d) = report.detection {
             metrics.detection_seconds.observe(d.as_secs_f64());
         }
     });
     let pipeline = Arc::new(
-        Pipeline::new(queue, state.blobs.clone(), detector, PipelineConfig::default()).with_hook(hook),
+        Pipeline::new(
+            queue,
+            state.blobs.clone(),
+            detector,
+            PipelineConfig::default(),
+        )
+        .with_hook(hook),
     );
     tracing::info!(workers = n, model = %config.model_path.display(), "labeler workers started");
     Ok((0..n)
-        .map(|_| tokio::spawn(pipeline.clone().run_worker(state.label_wakeup.clone(), stop.clone())))
+        .map(|_| {
+            tokio::spawn(
+                pipeline
+                    .clone()
+                    .run_worker(state.label_wakeup.clone(), stop.clone()),
+            )
+        })
         .collect())
 }

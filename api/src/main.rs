@@ -2,8 +2,8 @@
 
 use clap::Parser;
 use postagram_api::config::{Cli, Command};
-use postagram_api::startup::{shutdown_signal, Application};
 use postagram_api::openapi::ApiDoc;
+use postagram_api::startup::{shutdown_signal, Application};
 use postagram_api::telemetry;
 use utoipa::OpenApi;
 

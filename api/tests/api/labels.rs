@@ -18,13 +18,18 @@ fn root() -> PathBuf {
 
 fn model_path() -> PathBuf {
     let p = root().join("models/efficientnet-lite0.safetensors");
-    assert!(p.exists(), "model weights missing at {}: run `make model`", p.display());
+    assert!(
+        p.exists(),
+        "model weights missing at {}: run `make model`",
+        p.display()
+    );
     p
 }
 
 fn photo(name: &str) -> Vec<u8> {
     let p = root().join("labeler/testdata/photos").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-test-photos.sh)", p.display()))
+    std::fs::read(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-test-photos.sh)", p.display()))
 }
 
 async fn labelled_app() -> TestApp {
@@ -49,7 +54,10 @@ async fn wait_labelled(app: &TestApp, id: &str) -> Value {
 }
 
 fn names(v: &Value) -> Vec<String> {
-    v["labels"].as_array().map(|a| a.iter().map(|l| l.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    v["labels"]
+        .as_array()
+        .map(|a| a.iter().map(|l| l.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -58,29 +66,75 @@ async fn a_real_photo_gets_real_labels_and_is_found_by_category() {
     let token = app.user("alice").await;
     let post = app.new_post(&token, "Chelsea", "my cat").await;
     let id = post["id"].as_str().unwrap();
-    let (put, _) = app.upload(&token, id, "image/png", photo("chelsea.png")).await;
+    let (put, _) = app
+        .upload(&token, id, "image/png", photo("chelsea.png"))
+        .await;
     assert_eq!(put.status(), StatusCode::OK);
     let v = wait_labelled(&app, id).await;
     assert_eq!(v["label_status"], "done", "{v}");
     let labels = names(&v);
     assert!(labels.iter().any(|l| l == "cat"), "{labels:?}");
-    assert!(labels.iter().any(|l| l.contains("cat") && l != "cat"), "a cat class too: {labels:?}");
+    assert!(
+        labels.iter().any(|l| l.contains("cat") && l != "cat"),
+        "a cat class too: {labels:?}"
+    );
     assert_eq!(v["label"], v["labels"]);
     for d in v["label_details"].as_array().unwrap() {
         let c = d["confidence"].as_f64().unwrap();
         assert!((10.0..=100.0).contains(&c), "{d}");
     }
-    let found: Vec<Value> = app.client.get(app.at("/posts?label=cat")).send().await.unwrap().json().await.unwrap();
+    let found: Vec<Value> = app
+        .client
+        .get(app.at("/posts?label=cat"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], id);
-    let none: Vec<Value> = app.client.get(app.at("/posts?label=dog")).send().await.unwrap().json().await.unwrap();
+    let none: Vec<Value> = app
+        .client
+        .get(app.at("/posts?label=dog"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(none.is_empty());
-    let text: Vec<Value> = app.client.get(app.at("/posts?q=cat")).send().await.unwrap().json().await.unwrap();
+    let text: Vec<Value> = app
+        .client
+        .get(app.at("/posts?q=cat"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(text.len(), 1);
-    let metrics = app.client.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("postagram_label_results_total{outcome=\"done\"} 1"), "{metrics}");
-    assert!(metrics.contains("postagram_detection_seconds_count 1"), "{metrics}");
-    assert!(metrics.contains("postagram_label_jobs{state=\"done\"} 1"), "{metrics}");
+    let metrics = app
+        .client
+        .get(app.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("postagram_label_results_total{outcome=\"done\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("postagram_detection_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("postagram_label_jobs{state=\"done\"} 1"),
+        "{metrics}"
+    );
 }
 
 fn png_header(width: u32, height: u32) -> Vec<u8> {
@@ -104,7 +158,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -123,7 +181,12 @@ async fn bad_pictures_end_failed_with_a_reason_and_the_server_stays_healthy() {
         .unwrap();
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
         ("truncated jpeg", "image/jpeg", truncated, "failed"),
-        ("png bomb", "image/png", png_header(100_000, 100_000), "failed"),
+        (
+            "png bomb",
+            "image/png",
+            png_header(100_000, 100_000),
+            "failed",
+        ),
         ("1x1 png", "image/png", one, "done"),
         ("8x8 png", "image/png", tiny, "done"),
     ];
@@ -135,19 +198,41 @@ async fn bad_pictures_end_failed_with_a_reason_and_the_server_stays_healthy() {
         let v = wait_labelled(&app, id).await;
         assert_eq!(v["label_status"], expected, "{what}: {v}");
         if expected == "failed" {
-            assert!(v["label_error"].as_str().is_some_and(|r| !r.is_empty()), "{what}: {v}");
+            assert!(
+                v["label_error"].as_str().is_some_and(|r| !r.is_empty()),
+                "{what}: {v}"
+            );
             assert!(v.get("labels").is_none(), "{what}");
         }
     }
     // A text file renamed .jpg never gets that far: the upload refuses it.
     let post = app.new_post(&token, "text", "b").await;
-    let (put, _) = app.upload(&token, post["id"].as_str().unwrap(), "image/jpeg", b"hello, I am text".to_vec()).await;
+    let (put, _) = app
+        .upload(
+            &token,
+            post["id"].as_str().unwrap(),
+            "image/jpeg",
+            b"hello, I am text".to_vec(),
+        )
+        .await;
     assert_eq!(put.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(app.client.get(app.at("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client
+            .get(app.at("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_binary(dir: &std::path::Path, port: u16, workers: usize) -> Child {
@@ -185,14 +270,40 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     // Workers off: the job stays queued, as if the server died before labelling.
     let mut server = start_binary(tmp.path(), port, 0);
     wait_ready(&client, &base).await;
-    client.post(format!("{base}/auth/signup")).json(&json!({"username": "alice", "password": "correct horse"})).send().await.unwrap();
-    let token: Value = client.post(format!("{base}/auth/login")).json(&json!({"username": "alice", "password": "correct horse"})).send().await.unwrap().json().await.unwrap();
+    client
+        .post(format!("{base}/auth/signup"))
+        .json(&json!({"username": "alice", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let token: Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "alice", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["token"].as_str().unwrap().to_string();
-    let post: Value = client.post(format!("{base}/posts")).bearer_auth(&token).json(&json!({"title": "coffee", "body": "b"})).send().await.unwrap().json().await.unwrap();
+    let post: Value = client
+        .post(format!("{base}/posts"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "coffee", "body": "b"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = post["id"].as_str().unwrap().to_string();
     let signed: Value = client
         .get(format!("{base}/signedUrlPut"))
-        .query(&[("filename", "coffee.png"), ("filetype", "image/png"), ("postId", id.as_str())])
+        .query(&[
+            ("filename", "coffee.png"),
+            ("filetype", "image/png"),
+            ("postId", id.as_str()),
+        ])
         .bearer_auth(&token)
         .send()
         .await
@@ -200,11 +311,21 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
         .json()
         .await
         .unwrap();
-    let put = client.put(signed["uploadURL"].as_str().unwrap()).header("content-type", "image/png").body(photo("coffee.png")).send().await.unwrap();
+    let put = client
+        .put(signed["uploadURL"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(photo("coffee.png"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), StatusCode::OK);
     // A worker takes the job (it is now `running`), then the process is killed hard.
     let store = SqliteStore::open(&tmp.path().join("postagram.db")).unwrap();
-    let job = store.claim(Duration::from_secs(3600)).await.unwrap().expect("a queued job");
+    let job = store
+        .claim(Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .expect("a queued job");
     assert_eq!(store.counts().await.unwrap().running, 1);
     drop(job);
     server.kill().unwrap(); // SIGKILL
@@ -214,21 +335,47 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     wait_ready(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     let v = loop {
-        let v: Value = client.get(format!("{base}/posts/{}", urlencoding::encode(&id))).send().await.unwrap().json().await.unwrap();
+        let v: Value = client
+            .get(format!("{base}/posts/{}", urlencoding::encode(&id)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if v["label_status"] != "pending" {
             break v;
         }
-        assert!(Instant::now() < deadline, "job never finished after restart");
+        assert!(
+            Instant::now() < deadline,
+            "job never finished after restart"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(v["label_status"], "done", "{v}");
     let labels = names(&v);
     let unique: std::collections::HashSet<_> = labels.iter().collect();
-    assert_eq!(unique.len(), labels.len(), "no duplicated labels: {labels:?}");
-    assert!(labels.iter().any(|l| l == "espresso" || l == "cup" || l == "drink"), "{labels:?}");
+    assert_eq!(
+        unique.len(),
+        labels.len(),
+        "no duplicated labels: {labels:?}"
+    );
+    assert!(
+        labels
+            .iter()
+            .any(|l| l == "espresso" || l == "cup" || l == "drink"),
+        "{labels:?}"
+    );
     let c = store.counts().await.unwrap();
     assert_eq!((c.pending, c.running, c.done, c.failed), (0, 0, 1, 0));
-    let all: Vec<Value> = client.get(format!("{base}/posts")).send().await.unwrap().json().await.unwrap();
+    let all: Vec<Value> = client
+        .get(format!("{base}/posts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1, "nothing lost or duplicated");
     server.kill().unwrap();
     server.wait().unwrap();

@@ -1,0 +1,128 @@
+//! The `postagram-api` binary itself: `--help`, JSON logs with request ids, SIGTERM.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+#[test]
+fn help_documents_every_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "POSTAGRAM_ADDR",
+        "POSTAGRAM_PUBLIC_URL",
+        "POSTAGRAM_STORE",
+        "POSTAGRAM_DATA_DIR",
+        "POSTAGRAM_AUTH",
+        "POSTAGRAM_JWT_SECRET",
+        "POSTAGRAM_TABLE",
+        "POSTAGRAM_BUCKET",
+        "POSTAGRAM_QUEUE_URL",
+        "POSTAGRAM_AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "POSTAGRAM_DETECTOR",
+        "POSTAGRAM_MODEL_PATH",
+        "POSTAGRAM_MAX_LABELS",
+        "POSTAGRAM_MIN_CONFIDENCE",
+        "POSTAGRAM_CORS_ORIGINS",
+        "POSTAGRAM_LOG_FORMAT",
+        "POSTAGRAM_MAX_UPLOAD_BYTES",
+        "POSTAGRAM_LABELER_WORKERS",
+    ] {
+        assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
+    }
+}
+
+#[test]
+fn bad_configuration_fails_at_start_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
+        .env("POSTAGRAM_AUTH", "magic")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("magic"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
+        .env("POSTAGRAM_DATA_DIR", tmp.path())
+        .env("POSTAGRAM_ADDR", "127.0.0.1:0")
+        .env(
+            "POSTAGRAM_MODEL_PATH",
+            tmp.path().join("missing.safetensors"),
+        )
+        .env("POSTAGRAM_LABELER_WORKERS", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("make model"), "{err}");
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
+        .env("POSTAGRAM_ADDR", format!("127.0.0.1:{port}"))
+        .env("POSTAGRAM_DATA_DIR", tmp.path())
+        .env("POSTAGRAM_LABELER_WORKERS", "0")
+        .env("POSTAGRAM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client
+            .get(format!("{base}/healthz"))
+            .header("x-request-id", "trace-me-123")
+            .send()
+            .await
+        {
+            assert_eq!(r.status(), StatusCode::OK);
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "SIGTERM ends with status 0, got {exit:?}");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.to_string().contains("trace-me-123")),
+        "a log line of the request carries its id: {out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "postagram-api stopped"),
+        "{out}"
+    );
+}
