@@ -94,7 +94,13 @@ impl Pipeline {
         detector: Arc<dyn Detector>,
         config: PipelineConfig,
     ) -> Self {
-        Pipeline { queue, blobs, detector, config, hook: None }
+        Pipeline {
+            queue,
+            blobs,
+            detector,
+            config,
+            hook: None,
+        }
     }
 
     /// Calls `hook` after every job.
@@ -112,10 +118,17 @@ impl Pipeline {
     pub async fn process(&self, job: LabelJob) -> JobReport {
         let mut detection = None;
         let outcome = match self.blobs.get(&job.object_key).await {
-            Err(e) => self.transient(&job, format!("reading the picture: {e}")).await,
-            Ok(None) => {
-                self.finish(&job, LabelOutcome::Failed("the picture is gone".into()), |_| JobOutcome::Failed("the picture is gone".into()))
+            Err(e) => {
+                self.transient(&job, format!("reading the picture: {e}"))
                     .await
+            }
+            Ok(None) => {
+                self.finish(
+                    &job,
+                    LabelOutcome::Failed("the picture is gone".into()),
+                    |_| JobOutcome::Failed("the picture is gone".into()),
+                )
+                .await
             }
             Ok(Some(blob)) => {
                 let start = Instant::now();
@@ -124,29 +137,50 @@ impl Pipeline {
                 match result {
                     Ok(labels) => {
                         let n = labels.len();
-                        self.finish(&job, LabelOutcome::Labelled(labels), move |_| JobOutcome::Labelled(n)).await
+                        self.finish(&job, LabelOutcome::Labelled(labels), move |_| {
+                            JobOutcome::Labelled(n)
+                        })
+                        .await
                     }
                     Err(e) if e.is_bad_picture() => {
                         let reason = e.to_string();
-                        self.finish(&job, LabelOutcome::Failed(reason.clone()), move |_| JobOutcome::Failed(reason)).await
+                        self.finish(&job, LabelOutcome::Failed(reason.clone()), move |_| {
+                            JobOutcome::Failed(reason)
+                        })
+                        .await
                     }
                     Err(e) => self.transient(&job, format!("detector: {e}")).await,
                 }
             }
         };
         match &outcome {
-            JobOutcome::Labelled(n) => tracing::info!(post = %job.post_id, key = %job.object_key, labels = n, "picture labelled"),
-            JobOutcome::Failed(r) => tracing::warn!(post = %job.post_id, key = %job.object_key, reason = %r, "picture cannot be labelled"),
-            JobOutcome::Retried(r) => tracing::warn!(post = %job.post_id, key = %job.object_key, attempt = job.attempts, error = %r, "label job will be retried"),
+            JobOutcome::Labelled(n) => {
+                tracing::info!(post = %job.post_id, key = %job.object_key, labels = n, "picture labelled")
+            }
+            JobOutcome::Failed(r) => {
+                tracing::warn!(post = %job.post_id, key = %job.object_key, reason = %r, "picture cannot be labelled")
+            }
+            JobOutcome::Retried(r) => {
+                tracing::warn!(post = %job.post_id, key = %job.object_key, attempt = job.attempts, error = %r, "label job will be retried")
+            }
         }
-        let report = JobReport { job, outcome, detection };
+        let report = JobReport {
+            job,
+            outcome,
+            detection,
+        };
         if let Some(hook) = &self.hook {
             hook(&report);
         }
         report
     }
 
-    async fn finish(&self, job: &LabelJob, outcome: LabelOutcome, ok: impl FnOnce(()) -> JobOutcome) -> JobOutcome {
+    async fn finish(
+        &self,
+        job: &LabelJob,
+        outcome: LabelOutcome,
+        ok: impl FnOnce(()) -> JobOutcome,
+    ) -> JobOutcome {
         match self.queue.complete(job, outcome).await {
             Ok(()) => ok(()),
             Err(e) => self.transient(job, format!("writing labels: {e}")).await,
@@ -156,7 +190,12 @@ impl Pipeline {
     async fn transient(&self, job: &LabelJob, error: String) -> JobOutcome {
         if job.attempts >= self.config.max_attempts {
             let reason = format!("gave up after {} attempts: {error}", job.attempts);
-            if self.queue.complete(job, LabelOutcome::Failed(reason.clone())).await.is_ok() {
+            if self
+                .queue
+                .complete(job, LabelOutcome::Failed(reason.clone()))
+                .await
+                .is_ok()
+            {
                 return JobOutcome::Failed(reason);
             }
         }
