@@ -175,7 +175,7 @@ mod tests {
         assert!(wide.picture.is_some());
         let narrow = feed(Rect::new(0, 0, 60, 20), true);
         assert!(narrow.detail_block.y > narrow.list_block.y);
-        assert_eq!(visible_rows(Rect::new(0, 0, 120, 40)), 18);
+        assert_eq!(visible_rows(Rect::new(0, 0, 120, 40)), 17);
     }
 
     #[test]

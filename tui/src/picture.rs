@@ -190,10 +190,11 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     })
 }
 
-/// Encodes a decoded picture for the terminal, fitted into `area`. Blocking.
+/// Encodes a decoded picture for the terminal, scaled to fit `area` (small pictures are
+/// enlarged, keeping their proportions). Blocking.
 pub fn encode(picker: &Picker, image: &DynamicImage, area: Rect) -> Result<Protocol, String> {
     picker
-        .new_protocol(image.clone(), area, Resize::Fit(None))
+        .new_protocol(image.clone(), area, Resize::Scale(None))
         .map_err(|e| format!("cannot show the picture: {e}"))
 }
 

@@ -568,7 +568,7 @@ mod tests {
             vec![format!("{base}pics/")]
         );
         assert_eq!(complete_path(&format!("{base}.h")).len(), 1);
-        assert_eq!(complete_path(&format!("{base}")).len(), 3);
+        assert_eq!(complete_path(&base).len(), 3);
         assert!(complete_path("/no/such/dir/x").is_empty());
     }
 }

@@ -93,16 +93,25 @@ pub fn render_status(frame: &mut Frame, area: Rect, state: &StatusState, right: 
     );
 }
 
-/// Draws the hint bar from `(keys, hint)` pairs (see [`crate::keymap::hints`]).
+/// Draws the hint bar from `(keys, hint)` pairs (see [`crate::keymap::hints`]); hints that
+/// do not fit the width are left out rather than cut in half.
 pub fn render_hints(frame: &mut Frame, area: Rect, hints: &[(String, &str)]) {
     let key_style = Style::default()
         .fg(Color::Black)
         .bg(Color::Gray)
         .add_modifier(Modifier::BOLD);
     let mut spans = Vec::new();
+    let mut used = 0usize;
     for (keys, hint) in hints {
-        spans.push(Span::styled(format!(" {keys} "), key_style));
-        spans.push(Span::raw(format!(" {hint}  ")));
+        let key = format!(" {keys} ");
+        let text = format!(" {hint}  ");
+        let w = key.chars().count() + text.trim_end().chars().count();
+        if used + w > area.width as usize {
+            break;
+        }
+        used += key.chars().count() + text.chars().count();
+        spans.push(Span::styled(key, key_style));
+        spans.push(Span::raw(text));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
