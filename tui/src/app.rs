@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use postagram_core::wire::{Credentials, NewPost};
+use postagram_core::LabelStatus;
 use ratatui::layout::{Position, Rect};
 use ratatui::Frame;
 
@@ -214,14 +215,7 @@ impl App {
                 result,
             } => self.on_feed_loaded(seq, append, result),
             Action::PostsPolled(results) => {
-                self.polling = false;
-                for r in results {
-                    match r {
-                        Ok(post) => self.feed.replace_post(post),
-                        Err(e) if e.status() == Some(404) => {}
-                        Err(_) => {}
-                    }
-                }
+                self.on_polled(results);
                 Vec::new()
             }
             Action::LoggedIn { username, result } => self.on_logged_in(username, result),
@@ -1043,6 +1037,49 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    fn on_polled(&mut self, results: Vec<Result<postagram_core::wire::PostView, ApiError>>) {
+        self.polling = false;
+        let rows = self.rows();
+        for r in results {
+            match r {
+                Ok(post) => {
+                    let was_pending = self
+                        .feed
+                        .posts
+                        .iter()
+                        .find(|p| p.id == post.id)
+                        .is_some_and(|p| p.label_status == LabelStatus::Pending);
+                    let mine = Some(post.user.as_str()) == self.me();
+                    if was_pending && mine {
+                        match post.label_status {
+                            LabelStatus::Done => {
+                                let names = post.labels.clone().unwrap_or_default().join(", ");
+                                self.info(
+                                    Level::Success,
+                                    format!("Labels for “{}”: {names}", post.title),
+                                );
+                            }
+                            LabelStatus::Failed => self.info(
+                                Level::Error,
+                                format!(
+                                    "Labelling “{}” failed: {}",
+                                    post.title,
+                                    post.label_error.as_deref().unwrap_or("unknown reason")
+                                ),
+                            ),
+                            _ => {}
+                        }
+                    }
+                    self.feed.replace_post(post);
+                }
+                // Deleted meanwhile: the next refresh drops it.
+                Err(ApiError::Status { status: 404, .. }) => {}
+                Err(_) => {}
+            }
+        }
+        self.feed.fix_offset(rows);
     }
 
     fn on_deleted(&mut self, id: String, result: Result<(), ApiError>) -> Vec<Effect> {

@@ -75,8 +75,11 @@ fn real_main(cli: Cli, started: Instant) -> Result<(), Box<dyn std::error::Error
                 bench_out: std::env::var_os("POSTAGRAM_TUI_BENCH_OUT").map(PathBuf::from),
                 started,
             };
+            // Few threads: the work is I/O and short picture jobs; every thread that
+            // allocates gets its own malloc arena, which shows in the RSS.
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .max_blocking_threads(3)
                 .enable_all()
                 .build()?;
             let outcome = rt.block_on(runtime::run(opts))?;

@@ -15,11 +15,11 @@ use ratatui_image::protocol::Protocol;
 use ratatui_image::Resize;
 
 /// Longest side kept after decoding: enough for any pane, small in memory.
-pub const MAX_DECODED_SIDE: u32 = 1024;
+pub const MAX_DECODED_SIDE: u32 = 768;
 /// Decoded pictures kept.
-const MAX_SOURCES: usize = 12;
+const MAX_SOURCES: usize = 8;
 /// Encoded pictures kept.
-const MAX_ENCODED: usize = 24;
+const MAX_ENCODED: usize = 12;
 
 /// A decoded picture and facts about its file.
 #[derive(Debug, Clone)]

@@ -151,10 +151,11 @@ impl Executor {
             Effect::EncodePicture { key, image, area } => {
                 let picker = self.picker.clone();
                 tokio::spawn(async move {
-                    let result =
-                        tokio::task::spawn_blocking(move || picture::encode(&picker, &image, area))
-                            .await
-                            .unwrap_or_else(|e| Err(e.to_string()));
+                    let result = tokio::task::spawn_blocking(move || {
+                        term::guarded(|| picture::encode(&picker, &image, area)).and_then(|r| r)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
                     send(Action::PictureEncoded { key, area, result });
                 });
             }
@@ -237,7 +238,7 @@ async fn upload(
 }
 
 async fn decode_blocking(bytes: Vec<u8>) -> Result<picture::Decoded, String> {
-    tokio::task::spawn_blocking(move || picture::decode(&bytes))
+    tokio::task::spawn_blocking(move || term::guarded(|| picture::decode(&bytes)).and_then(|r| r))
         .await
         .unwrap_or_else(|e| Err(e.to_string()))
 }
@@ -511,6 +512,11 @@ async fn event_loop(
         }
         if app.should_quit {
             break;
+        }
+        if term::panicked() {
+            return Err(RunError::Terminal(std::io::Error::other(
+                "internal error (see the message above); the terminal was restored",
+            )));
         }
         let t = Instant::now();
         terminal.draw(|f| app::render(f, &app))?;

@@ -1,6 +1,8 @@
 //! Terminal setup and restoration (also on panic).
 
+use std::cell::Cell;
 use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -51,10 +53,57 @@ pub fn restore() -> io::Result<()> {
     screen.and(raw)
 }
 
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether code outside [`guarded`] panicked; the event loop then stops (the terminal is
+/// already restored by then).
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
+/// Runs `f` (picture decoding or encoding of untrusted data) turning a panic into an error,
+/// without restoring the terminal: the UI goes on and shows the error.
+pub fn guarded<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(f);
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown error".into());
+        format!("internal error: {msg}")
+    })
+}
+
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if GUARDED.with(|g| g.get()) {
+            // Caught by `guarded`: becomes an error message in the UI.
+            return;
+        }
         let _ = restore();
+        PANICKED.store(true, Ordering::SeqCst);
         previous(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guarded_turns_panics_into_errors() {
+        install_panic_hook();
+        let r: Result<(), String> = guarded(|| panic!("bad picture"));
+        assert_eq!(r, Err("internal error: bad picture".to_string()));
+        assert!(!panicked(), "a caught panic does not stop the UI");
+        assert_eq!(guarded(|| 7), Ok(7));
+    }
 }

@@ -348,6 +348,7 @@ async fn sign_up_post_with_picture_labels_then_delete() {
         h.app.feed.selected_post().and_then(|p| p.labels.clone()),
         Some(vec!["harbour".to_string()])
     );
+    assert_eq!(h.status(), "Labels for “Harbour”: harbour");
 
     // Search by label, then by text.
     h.char('/');

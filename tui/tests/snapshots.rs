@@ -407,3 +407,46 @@ fn tiny_terminal_does_not_panic() {
         let _ = draw(&a);
     }
 }
+
+#[test]
+fn mouse_wheel_and_click() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mouse = |kind, column, row| {
+        Action::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: crossterm::event::KeyModifiers::NONE,
+        })
+    };
+    let mut a = loaded(app(120, 40, true), sample_posts(), None);
+    let lay = layout::feed(a.size, true);
+    // Wheel over the list moves the selection.
+    let _ = a.update(mouse(
+        MouseEventKind::ScrollDown,
+        lay.list.x + 2,
+        lay.list.y + 1,
+    ));
+    assert_eq!(a.feed.selected, 1);
+    let _ = a.update(mouse(
+        MouseEventKind::ScrollUp,
+        lay.list.x + 2,
+        lay.list.y + 1,
+    ));
+    assert_eq!(a.feed.selected, 0);
+    // Wheel over the detail pane scrolls it.
+    let _ = a.update(mouse(
+        MouseEventKind::ScrollDown,
+        lay.detail_block.x + 3,
+        lay.detail_block.y + 3,
+    ));
+    assert_eq!(a.feed.detail_scroll, 2);
+    // A click selects the post under the pointer (2 lines per post).
+    let _ = a.update(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        lay.list.x + 3,
+        lay.list.y + 5,
+    ));
+    assert_eq!(a.feed.selected, 2);
+    assert_eq!(a.feed.detail_scroll, 0);
+}
