@@ -31,3 +31,6 @@ pub mod sqlite;
 
 pub use id::{parse_post_id, PostId};
 pub use label::{Label, LabelStatus};
+
+#[cfg(feature = "aws")]
+pub mod aws;

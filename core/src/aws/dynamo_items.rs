@@ -1,0 +1,288 @@
+//! The single-table layout of the DynamoDB store: key builders and item ⇄ record
+//! conversion.
+//!
+//! | item | PK | SK | other attributes |
+//! |---|---|---|---|
+//! | profile | `USER#<user>` | `PROFILE` | `username`, `password_hash`, `created_at` |
+//! | post | `USER#<user>` | `POST#<uuid>` | `GSI1PK=FEED#<shard>`, `GSI1SK=POST#<uuid>`, the post JSON fields, `rev` |
+//! | id | `POST#<uuid>` | `ID` | `user` (lookup by id alone, strongly consistent) |
+//! | label index | `LABEL#<label>` | `POST#<uuid>` | `user`, `confidence` |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use crate::id::PostId;
+use crate::label::{Label, LabelStatus};
+use crate::model::{Post, User};
+use crate::store::StoreError;
+
+/// An item as the SDK sees it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Name of the feed index.
+pub const FEED_INDEX: &str = "feed";
+/// Number of feed shards (`FEED#0..FEED_SHARDS`): "all posts newest first" is one Query
+/// per shard, merged.
+pub const FEED_SHARDS: u8 = 4;
+/// Most labels kept per picture (a label write must fit one 100-item transaction with the
+/// index items of the previous labels).
+pub const MAX_LABELS: usize = 48;
+
+pub(crate) fn user_pk(user: &str) -> String {
+    format!("USER#{user}")
+}
+
+pub(crate) fn post_sk(id: Uuid) -> String {
+    format!("POST#{}", id.hyphenated())
+}
+
+pub(crate) fn id_pk(id: Uuid) -> String {
+    format!("POST#{}", id.hyphenated())
+}
+
+pub(crate) fn label_pk(label: &str) -> String {
+    format!("LABEL#{label}")
+}
+
+/// The feed shard of a post: spread by the random tail of its UUIDv7.
+pub(crate) fn shard_of(id: Uuid) -> u8 {
+    id.as_bytes()[15] % FEED_SHARDS
+}
+
+pub(crate) fn feed_pk(shard: u8) -> String {
+    format!("FEED#{shard}")
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))])
+}
+
+pub(crate) fn profile_key(user: &str) -> Item {
+    key(user_pk(user), "PROFILE".into())
+}
+
+pub(crate) fn post_key(user: &str, id: Uuid) -> Item {
+    key(user_pk(user), post_sk(id))
+}
+
+pub(crate) fn id_key(id: Uuid) -> Item {
+    key(id_pk(id), "ID".into())
+}
+
+pub(crate) fn label_key(label: &str, id: Uuid) -> Item {
+    key(label_pk(label), post_sk(id))
+}
+
+pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(v: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("bad timestamp `{v}`")))
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(format!("item without string `{name}`"))),
+    }
+}
+
+fn opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// A stored string attribute, for other modules.
+pub(crate) fn string_attr(item: &Item, name: &str) -> Result<String, StoreError> {
+    get_s(item, name).map(str::to_string)
+}
+
+/// The `rev` counter of a post item (0 when absent).
+pub(crate) fn rev_of(item: &Item) -> i64 {
+    match item.get("rev") {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The post item of a new post.
+pub(crate) fn new_post_item(post: &Post) -> Item {
+    let id = post.id.0;
+    let mut item = post_key(&post.user, id);
+    item.insert("GSI1PK".into(), s(feed_pk(shard_of(id))));
+    item.insert("GSI1SK".into(), s(post_sk(id)));
+    item.insert("type".into(), s("post"));
+    item.insert("id".into(), s(post.id.wire()));
+    item.insert("user".into(), s(post.user.clone()));
+    item.insert("title".into(), s(post.title.clone()));
+    item.insert("body".into(), s(post.body.clone()));
+    item.insert("label_status".into(), s(post.label_status.as_str()));
+    item.insert("created_at".into(), s(fmt_time(post.created_at)));
+    item.insert("rev".into(), AttributeValue::N("0".into()));
+    item
+}
+
+/// The wire-style `labels` list (names) of a label set.
+pub(crate) fn label_names(labels: &[Label]) -> AttributeValue {
+    AttributeValue::L(labels.iter().map(|l| s(l.name.clone())).collect())
+}
+
+/// The `label_details` list (name + confidence) of a label set.
+pub(crate) fn label_details(labels: &[Label]) -> AttributeValue {
+    AttributeValue::L(
+        labels
+            .iter()
+            .map(|l| {
+                AttributeValue::M(HashMap::from([
+                    ("name".to_string(), s(l.name.clone())),
+                    (
+                        "confidence".to_string(),
+                        AttributeValue::N(l.confidence.to_string()),
+                    ),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+fn parse_labels(item: &Item) -> Result<Vec<Label>, StoreError> {
+    let Some(AttributeValue::L(list)) = item.get("label_details") else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .map(|v| {
+            let AttributeValue::M(m) = v else {
+                return Err(StoreError::Corrupt("label is not a map".into()));
+            };
+            let name = get_s(m, "name")?.to_string();
+            let confidence = match m.get("confidence") {
+                Some(AttributeValue::N(n)) => n
+                    .parse::<f32>()
+                    .map_err(|_| StoreError::Corrupt(format!("bad confidence `{n}`")))?,
+                _ => return Err(StoreError::Corrupt("label without confidence".into())),
+            };
+            Ok(Label { name, confidence })
+        })
+        .collect()
+}
+
+/// A post item back to the record.
+pub(crate) fn post_from_item(item: &Item) -> Result<Post, StoreError> {
+    let id = crate::id::parse_post_id(get_s(item, "id")?)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let status = get_s(item, "label_status")?;
+    Ok(Post {
+        id,
+        user: get_s(item, "user")?.to_string(),
+        title: get_s(item, "title")?.to_string(),
+        body: get_s(item, "body")?.to_string(),
+        image_key: opt_s(item, "image_key"),
+        labels: parse_labels(item)?,
+        label_status: LabelStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad label status `{status}`")))?,
+        label_error: opt_s(item, "label_error"),
+        created_at: parse_time(get_s(item, "created_at")?)?,
+    })
+}
+
+/// The profile item of a new account.
+pub(crate) fn profile_item(user: &User) -> Item {
+    let mut item = profile_key(&user.username);
+    item.insert("type".into(), s("profile"));
+    item.insert("username".into(), s(user.username.clone()));
+    item.insert("password_hash".into(), s(user.password_hash.clone()));
+    item.insert("created_at".into(), s(fmt_time(user.created_at)));
+    item
+}
+
+/// A profile item back to the record.
+pub(crate) fn user_from_item(item: &Item) -> Result<User, StoreError> {
+    Ok(User {
+        username: get_s(item, "username")?.to_string(),
+        password_hash: get_s(item, "password_hash")?.to_string(),
+        created_at: parse_time(get_s(item, "created_at")?)?,
+    })
+}
+
+/// The id item pointing from a post id to its author.
+pub(crate) fn id_item(id: PostId, user: &str) -> Item {
+    let mut item = id_key(id.0);
+    item.insert("type".into(), s("post-id"));
+    item.insert("user".into(), s(user));
+    item
+}
+
+/// The label index item of one label of a post.
+pub(crate) fn label_item(label: &Label, id: Uuid, user: &str) -> Item {
+    let mut item = label_key(&label.name, id);
+    item.insert("type".into(), s("label"));
+    item.insert("user".into(), s(user));
+    item.insert(
+        "confidence".into(),
+        AttributeValue::N(label.confidence.to_string()),
+    );
+    item
+}
+
+/// Normalises a detector's labels like every backend does: trimmed, lower-case, first
+/// occurrence kept, empty names dropped, at most [`MAX_LABELS`].
+pub(crate) fn normalise(labels: &[Label]) -> Vec<Label> {
+    let mut seen = std::collections::HashSet::new();
+    labels
+        .iter()
+        .filter_map(|l| {
+            let name = l.name.trim().to_lowercase();
+            (!name.is_empty() && seen.insert(name.clone())).then_some(Label {
+                name,
+                confidence: l.confidence,
+            })
+        })
+        .take(MAX_LABELS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_items_round_trip() {
+        let post = Post {
+            id: PostId::new(),
+            user: "alice".into(),
+            title: "t".into(),
+            body: "b".into(),
+            image_key: None,
+            labels: Vec::new(),
+            label_status: LabelStatus::None,
+            label_error: None,
+            created_at: parse_time("2026-01-02T03:04:05.678Z").expect("time"),
+        };
+        let item = new_post_item(&post);
+        assert_eq!(post_from_item(&item).expect("parse"), post);
+        assert!(shard_of(post.id.0) < FEED_SHARDS);
+    }
+
+    #[test]
+    fn normalises_labels() {
+        let l = |n: &str| Label {
+            name: n.into(),
+            confidence: 50.0,
+        };
+        let out = normalise(&[l(" Dog "), l("dog"), l(""), l("Cat")]);
+        let names: Vec<_> = out.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["dog", "cat"]);
+    }
+}

@@ -1,0 +1,443 @@
+//! The behaviour every `PostStore` backend must have. Each check takes a fresh, empty
+//! store; `conformance_suite!` turns them into one test per check for a backend.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use postagram_core::label::{Label, LabelStatus};
+use postagram_core::store::{LabelOutcome, ListQuery, NewUser, PostStore, StoreError};
+use postagram_core::wire::NewPost;
+use postagram_core::PostId;
+
+/// What differs between backends on purpose.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// `q=` full-text search works (embedded); otherwise it must be `Unsupported`.
+    pub text_search: bool,
+}
+
+pub type Store = Arc<dyn PostStore>;
+
+fn label(name: &str, confidence: f32) -> Label {
+    Label {
+        name: name.into(),
+        confidence,
+    }
+}
+
+async fn user(store: &Store, name: &str) {
+    store
+        .create_user(NewUser {
+            username: name.into(),
+            password_hash: format!("$argon2id$fake${name}"),
+        })
+        .await
+        .expect("create user");
+}
+
+async fn post(store: &Store, user: &str, title: &str) -> postagram_core::model::Post {
+    store
+        .create_post(
+            user,
+            NewPost {
+                title: title.into(),
+                body: format!("body of {title}"),
+            },
+        )
+        .await
+        .expect("create post")
+}
+
+fn q() -> ListQuery {
+    ListQuery {
+        limit: 100,
+        ..ListQuery::default()
+    }
+}
+
+async fn titles(store: &Store, query: ListQuery) -> Vec<String> {
+    store
+        .list_posts(&query)
+        .await
+        .expect("list")
+        .posts
+        .into_iter()
+        .map(|p| p.title)
+        .collect()
+}
+
+pub async fn users_are_unique(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    let again = store
+        .create_user(NewUser {
+            username: "alice".into(),
+            password_hash: "other".into(),
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::UserExists(u)) if u == "alice"));
+    let got = store.get_user("alice").await.expect("get").expect("exists");
+    assert_eq!(got.username, "alice");
+    assert_eq!(got.password_hash, "$argon2id$fake$alice");
+    assert!(store.get_user("nobody").await.expect("get").is_none());
+}
+
+pub async fn posts_round_trip(store: Store, _caps: Caps) {
+    let unknown = store
+        .create_post(
+            "ghost",
+            NewPost {
+                title: "t".into(),
+                body: "b".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+    user(&store, "alice").await;
+    let p = post(&store, "alice", "hello").await;
+    assert_eq!(p.user, "alice");
+    assert_eq!(p.label_status, LabelStatus::None);
+    assert!(p.labels.is_empty() && p.image_key.is_none());
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert_eq!(got, p);
+    assert!(store.get_post(PostId::new()).await.expect("get").is_none());
+    store.ping().await.expect("ping");
+}
+
+pub async fn lists_newest_first_with_cursors(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    user(&store, "bob").await;
+    let mut made = Vec::new();
+    for i in 0..25 {
+        let who = if i % 3 == 0 { "bob" } else { "alice" };
+        made.push(post(&store, who, &format!("p{i:02}")).await);
+    }
+    let expected: Vec<String> = made.iter().rev().map(|p| p.title.clone()).collect();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_posts(&ListQuery {
+                limit: 10,
+                cursor: cursor.clone(),
+                ..ListQuery::default()
+            })
+            .await
+            .expect("list");
+        pages += 1;
+        assert!(page.posts.len() <= 10);
+        seen.extend(page.posts.into_iter().map(|p| p.title));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, expected);
+    // default page size
+    assert_eq!(
+        store
+            .list_posts(&ListQuery::default())
+            .await
+            .expect("list")
+            .posts
+            .len(),
+        20
+    );
+    // user filter, paginated
+    let bob: Vec<String> = made
+        .iter()
+        .rev()
+        .filter(|p| p.user == "bob")
+        .map(|p| p.title.clone())
+        .collect();
+    let first = store
+        .list_posts(&ListQuery {
+            user: Some("bob".into()),
+            limit: 5,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        first
+            .posts
+            .iter()
+            .map(|p| p.title.clone())
+            .collect::<Vec<_>>(),
+        bob[..5]
+    );
+    let rest = store
+        .list_posts(&ListQuery {
+            user: Some("bob".into()),
+            limit: 5,
+            cursor: first.next_cursor.clone(),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        rest.posts
+            .iter()
+            .map(|p| p.title.clone())
+            .collect::<Vec<_>>(),
+        bob[5..]
+    );
+    assert!(rest.next_cursor.is_none());
+    assert!(titles(
+        &store,
+        ListQuery {
+            user: Some("nobody".into()),
+            ..q()
+        }
+    )
+    .await
+    .is_empty());
+    // cursors this store did not issue
+    for bad in [
+        "",
+        "garbage",
+        "cDE6bm90LWEtdXVpZA",
+        "eyJQSyI6eyJTIjoiVVNFUiNib2IifX0",
+    ] {
+        let r = store
+            .list_posts(&ListQuery {
+                cursor: Some(bad.into()),
+                ..q()
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::BadCursor)), "{bad}: {r:?}");
+    }
+}
+
+pub async fn labels_flow(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    user(&store, "bob").await;
+    let a = post(&store, "alice", "cat picture").await;
+    let b = post(&store, "bob", "bob's cat").await;
+    let c = post(&store, "alice", "no picture").await;
+    let key_a = format!("alice/{}/{}cat.png", a.id.uuid_str(), "0".repeat(32));
+    let key_b = format!("bob/{}/{}cat.png", b.id.uuid_str(), "1".repeat(32));
+
+    // labels for a picture that is not (yet) the post's are ignored
+    let stale = store
+        .set_labels(
+            a.id,
+            &key_a,
+            LabelOutcome::Labelled(vec![label("cat", 90.0)]),
+        )
+        .await
+        .expect("set labels");
+    assert!(!stale);
+    let missing = store.set_image(PostId::new(), "x/y/z").await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    store.set_image(a.id, &key_a).await.expect("set image");
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.label_status, LabelStatus::Pending);
+    assert_eq!(got.image_key.as_deref(), Some(key_a.as_str()));
+
+    let labels = vec![
+        label("Cat", 97.5),
+        label(" animal ", 88.25),
+        label("cat", 10.0),
+    ];
+    for _ in 0..2 {
+        // idempotent: twice gives the same labels once
+        let ok = store
+            .set_labels(a.id, &key_a, LabelOutcome::Labelled(labels.clone()))
+            .await
+            .expect("set labels");
+        assert!(ok);
+    }
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.label_status, LabelStatus::Done);
+    assert_eq!(got.labels, vec![label("cat", 97.5), label("animal", 88.25)]);
+    assert!(!store
+        .set_labels(
+            a.id,
+            "alice/other/key",
+            LabelOutcome::Labelled(vec![label("dog", 50.0)])
+        )
+        .await
+        .expect("set labels"));
+
+    store.set_image(b.id, &key_b).await.expect("set image");
+    store
+        .set_labels(
+            b.id,
+            &key_b,
+            LabelOutcome::Labelled(vec![label("cat", 60.0)]),
+        )
+        .await
+        .expect("set labels");
+
+    let by = |l: &str, u: Option<&str>| ListQuery {
+        label: Some(l.into()),
+        user: u.map(String::from),
+        ..q()
+    };
+    assert_eq!(
+        titles(&store, by("cat", None)).await,
+        ["bob's cat", "cat picture"]
+    );
+    assert_eq!(
+        titles(&store, by("CAT ", None)).await,
+        ["bob's cat", "cat picture"]
+    );
+    assert_eq!(
+        titles(&store, by("cat", Some("alice"))).await,
+        ["cat picture"]
+    );
+    assert_eq!(titles(&store, by("animal", None)).await, ["cat picture"]);
+    assert!(titles(&store, by("dog", None)).await.is_empty());
+    // label pages
+    let first = store
+        .list_posts(&ListQuery {
+            label: Some("cat".into()),
+            limit: 1,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(first.posts.len(), 1);
+    let second = store
+        .list_posts(&ListQuery {
+            label: Some("cat".into()),
+            limit: 1,
+            cursor: first.next_cursor.clone(),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(second.posts[0].title, "cat picture");
+    assert!(second.next_cursor.is_none());
+
+    // a new picture clears the old labels and their index entries
+    let key_a2 = format!("alice/{}/{}dog.png", a.id.uuid_str(), "2".repeat(32));
+    store.set_image(a.id, &key_a2).await.expect("set image");
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.label_status, LabelStatus::Pending);
+    assert!(got.labels.is_empty());
+    assert_eq!(
+        titles(&store, by("animal", None)).await,
+        Vec::<String>::new()
+    );
+    // the result for the old picture arrives late: ignored
+    assert!(!store
+        .set_labels(a.id, &key_a, LabelOutcome::Labelled(labels.clone()))
+        .await
+        .expect("set labels"));
+    store
+        .set_labels(a.id, &key_a2, LabelOutcome::Failed("not an image".into()))
+        .await
+        .expect("set labels");
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.label_status, LabelStatus::Failed);
+    assert_eq!(got.label_error.as_deref(), Some("not an image"));
+    assert!(got.labels.is_empty());
+    assert_eq!(titles(&store, by("cat", None)).await, ["bob's cat"]);
+    let untouched = store.get_post(c.id).await.expect("get").expect("exists");
+    assert_eq!(untouched.label_status, LabelStatus::None);
+}
+
+pub async fn delete_removes_everything(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    let a = post(&store, "alice", "to delete").await;
+    let keep = post(&store, "alice", "to keep").await;
+    let key = format!("alice/{}/{}cat.png", a.id.uuid_str(), "0".repeat(32));
+    store.set_image(a.id, &key).await.expect("set image");
+    store
+        .set_labels(a.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+        .await
+        .expect("set labels");
+    let gone = store
+        .delete_post(a.id)
+        .await
+        .expect("delete")
+        .expect("was there");
+    assert_eq!(gone.id, a.id);
+    assert_eq!(gone.image_key.as_deref(), Some(key.as_str()));
+    assert!(store.get_post(a.id).await.expect("get").is_none());
+    assert_eq!(titles(&store, q()).await, ["to keep"]);
+    assert!(titles(
+        &store,
+        ListQuery {
+            label: Some("cat".into()),
+            ..q()
+        }
+    )
+    .await
+    .is_empty());
+    assert!(store.delete_post(a.id).await.expect("delete").is_none());
+    assert!(!store
+        .set_labels(a.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+        .await
+        .expect("set labels"));
+    assert!(matches!(
+        store.set_image(a.id, &key).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.get_post(keep.id).await.expect("get").is_some());
+}
+
+pub async fn text_search_or_unsupported(store: Store, caps: Caps) {
+    user(&store, "alice").await;
+    post(&store, "alice", "espresso morning").await;
+    post(&store, "alice", "beach evening").await;
+    let r = store
+        .list_posts(&ListQuery {
+            text: Some("espresso".into()),
+            ..q()
+        })
+        .await;
+    if caps.text_search {
+        let titles: Vec<_> = r
+            .expect("search")
+            .posts
+            .into_iter()
+            .map(|p| p.title)
+            .collect();
+        assert_eq!(titles, ["espresso morning"]);
+    } else {
+        match r {
+            Err(StoreError::Unsupported(m)) => assert!(m.contains("embedded"), "{m}"),
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+    // blank text is no filter on every backend
+    let all = store
+        .list_posts(&ListQuery {
+            text: Some("   ".into()),
+            ..q()
+        })
+        .await
+        .expect("list");
+    assert_eq!(all.posts.len(), 2);
+}
+
+/// One `#[tokio::test]` per check, for the backend `$make` (an async fn returning
+/// `(Store, guard)`) with capabilities `$caps`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:path, $caps:expr) => {
+        $crate::conformance_suite!(@t $make, $caps; users_are_unique posts_round_trip
+            lists_newest_first_with_cursors labels_flow delete_removes_everything
+            text_search_or_unsupported);
+    };
+    (@t $make:path, $caps:expr; $($name:ident)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = $make().await;
+                suite::$name(store, $caps).await;
+            }
+        )*
+    };
+}
