@@ -25,7 +25,7 @@ trap 'kill $API_PID $CEIL_PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 
 PORT=18181; CPORT=18182
 start_ns=$(date +%s%N)
-POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR=127.0.0.1:$PORT POSTAGRAM_LABELER_WORKERS=0 RUST_LOG=warn \
+POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR=127.0.0.1:$PORT RUST_LOG=warn \
     "$T/postagram-api" & API_PID=$!
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.005; done
 ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))

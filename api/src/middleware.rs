@@ -1,5 +1,6 @@
 //! Cross-cutting request handling: request ids in logs, metrics, timeouts, panics.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 use crate::error::error_response;
-use crate::state::AppState;
+use crate::metrics::Metrics;
 
 /// Header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -37,7 +38,11 @@ pub fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 }
 
 /// Counts requests and their latency by matched route, method and status.
-pub async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn record_metrics(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let route = req
         .extensions()
@@ -48,9 +53,8 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
     let labels = [route.as_str(), method.as_str(), status.as_str()];
-    state.metrics.http_requests.with_label_values(&labels).inc();
-    state
-        .metrics
+    metrics.http_requests.with_label_values(&labels).inc();
+    metrics
         .http_duration
         .with_label_values(&labels)
         .observe(start.elapsed().as_secs_f64());

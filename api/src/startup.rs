@@ -32,7 +32,7 @@ use crate::error::error_response;
 use crate::metrics::Metrics;
 use crate::middleware::{self, MakeUuid, REQUEST_ID};
 use crate::routes::{self, posts::ListCache};
-use crate::state::AppState;
+use crate::state::{AppState, AppStateInner};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -102,10 +102,7 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
                 "this route does not accept that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::record_metrics,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), middleware::record_metrics))
         .layer(axum::middleware::from_fn_with_state(
             timeout,
             middleware::timeout,
@@ -174,7 +171,7 @@ impl Application {
         let store: Arc<dyn PostStore> = Arc::new(sqlite.clone());
         let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
         let jobs: Arc<dyn LabelJobQueue> = Arc::new(sqlite.clone());
-        let state = AppState {
+        let state = AppState::new(AppStateInner {
             store,
             blobs,
             jobs: Some(jobs),
@@ -188,7 +185,7 @@ impl Application {
             url_expiry: Duration::from_secs(config.url_expiry_secs.max(60)),
             list_cache: Arc::new(ListCache::default()),
             label_wakeup: Arc::new(tokio::sync::Notify::new()),
-        };
+        });
         let router = router(state.clone(), &config)?;
         Ok(Application {
             listener,

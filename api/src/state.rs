@@ -14,9 +14,27 @@ use crate::config::AuthMode;
 use crate::metrics::Metrics;
 use crate::routes::posts::ListCache;
 
-/// Shared application state (cheap to clone).
+/// Shared application state: one `Arc`, so the per-request clones axum makes of it
+/// (every `State` extractor and middleware) cost one atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(inner: AppStateInner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct AppStateInner {
     /// Posts and users.
     pub store: Arc<dyn PostStore>,
     /// Pictures.

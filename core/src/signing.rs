@@ -22,7 +22,7 @@ pub enum SignatureError {
 /// Signs and checks object URLs with one secret key.
 #[derive(Clone)]
 pub struct UrlSigner {
-    key: Vec<u8>,
+    key: std::sync::Arc<[u8]>,
 }
 
 impl std::fmt::Debug for UrlSigner {
@@ -34,7 +34,7 @@ impl std::fmt::Debug for UrlSigner {
 impl UrlSigner {
     /// A signer with this secret.
     pub fn new(key: &[u8]) -> Self {
-        UrlSigner { key: key.to_vec() }
+        UrlSigner { key: key.into() }
     }
 
     fn mac(&self, method: &str, key: &str, content_type: &str, expires: i64) -> HmacSha256 {

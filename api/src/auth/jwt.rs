@@ -20,11 +20,10 @@ struct Claims {
     exp: i64,
 }
 
-/// Issues and checks tokens with one secret.
+/// Issues and checks tokens with one secret (cheap to clone: the keys are shared).
 #[derive(Clone)]
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: std::sync::Arc<(EncodingKey, DecodingKey)>,
     ttl: Duration,
 }
 
@@ -38,8 +37,10 @@ impl JwtKeys {
     /// Keys for `secret`, tokens living `ttl`.
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         JwtKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            keys: std::sync::Arc::new((
+                EncodingKey::from_secret(secret),
+                DecodingKey::from_secret(secret),
+            )),
             ttl,
         }
     }
@@ -54,7 +55,7 @@ impl JwtKeys {
             iat: now,
             exp,
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.keys.0)
             .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))?;
         let expires_at = Utc
             .timestamp_opt(exp, 0)
@@ -69,7 +70,7 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 0;
-        match decode::<Claims>(token, &self.decoding, &validation) {
+        match decode::<Claims>(token, &self.keys.1, &validation) {
             Ok(data) => Ok(data.claims.sub),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => {
@@ -104,8 +105,7 @@ mod tests {
             iat: 0,
             exp: Utc::now().timestamp() - 10,
         };
-        let token =
-            encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).expect("encode");
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &keys.keys.0).expect("encode");
         match keys.verify(&token) {
             Err(ApiError::Unauthorized { code, .. }) => assert_eq!(code, "token_expired"),
             other => panic!("unexpected {other:?}"),

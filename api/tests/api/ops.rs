@@ -287,3 +287,39 @@ async fn graceful_shutdown_finishes_in_flight_uploads() {
     again.stop().await;
     drop(tmp);
 }
+
+#[tokio::test]
+async fn a_locked_database_gives_503_json_and_recovers() {
+    let app = TestApp::spawn().await;
+    let token = app.user("alice").await;
+    // Another process holds the write lock: writes cannot get through within the busy timeout.
+    let conn = rusqlite::Connection::open(app.data_dir.join("postagram.db")).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let r = app
+        .post_json(
+            "/posts",
+            &serde_json::json!({"title": "t", "body": "b"}),
+            Some(&token),
+        )
+        .await;
+    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    // Reads still work in WAL mode.
+    assert_eq!(
+        app.client
+            .get(app.at("/posts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    conn.execute_batch("ROLLBACK").unwrap();
+    let r = app
+        .post_json(
+            "/posts",
+            &serde_json::json!({"title": "t", "body": "b"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
