@@ -20,6 +20,9 @@ scripts/venv.sh
 step "rust tests (cargo nextest)"
 cargo nextest run --workspace --no-fail-fast
 
+step "cloud backends (feature aws) against moto_server on 127.0.0.1"
+cargo nextest run --no-fail-fast -p postagram-core --features aws
+
 step "weight converter unit tests"
 scripts/test-tools.sh
 
