@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub enum StoreKind {
     /// SQLite + a picture folder in the data directory (one process, nothing to install).
     Embedded,
-    /// DynamoDB + S3 + SQS (not in this build yet: the cloud-backends issue).
+    /// DynamoDB + S3 (+ SQS upload events and `postagram-labeler worker`); needs a build
+    /// with the `aws` feature.
     Aws,
 }
 
@@ -64,6 +65,26 @@ pub enum Command {
     Serve,
     /// Print the OpenAPI 3.1 document and exit.
     Openapi,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Subcommands of `postagram-api admin`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create (or check) the DynamoDB table and its index, the S3 bucket, the upload queue
+    /// with its dead-letter queue, and the bucket → queue notification. Idempotent.
+    /// Uses POSTAGRAM_TABLE, POSTAGRAM_BUCKET, POSTAGRAM_QUEUE_URL (or --queue-name),
+    /// POSTAGRAM_AWS_ENDPOINT_URL and AWS_REGION.
+    InitAws {
+        /// Queue name when POSTAGRAM_QUEUE_URL is not set yet (it is printed at the end).
+        #[arg(long, default_value = "postagram-uploads")]
+        queue_name: String,
+        /// Receives of one upload event before it moves to the dead-letter queue.
+        #[arg(long, default_value_t = 3)]
+        max_receive_count: u32,
+    },
 }
 
 /// Every server setting. Each field reads a `POSTAGRAM_*` variable when its flag is absent.

@@ -2,6 +2,8 @@
 //! in embedded mode, the in-process labeler workers.
 
 pub mod auth;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod config;
 pub mod error;
 pub mod json;

@@ -1,7 +1,7 @@
 //! The `postagram-api` binary.
 
 use clap::Parser;
-use postagram_api::config::{Cli, Command};
+use postagram_api::config::{AdminCommand, Cli, Command};
 use postagram_api::openapi::ApiDoc;
 use postagram_api::startup::{shutdown_signal, Application};
 use postagram_api::telemetry;
@@ -16,9 +16,33 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(cli.config).await?;
             app.run_until(shutdown_signal()).await
         }
+        Command::Admin(AdminCommand::InitAws {
+            queue_name,
+            max_receive_count,
+        }) => init_aws(&cli.config, &queue_name, max_receive_count).await,
         Command::Openapi => {
             println!("{}", ApiDoc::openapi().to_pretty_json()?);
             Ok(())
         }
     }
+}
+
+#[cfg(feature = "aws")]
+async fn init_aws(
+    config: &postagram_api::config::Config,
+    queue: &str,
+    max_receive_count: u32,
+) -> anyhow::Result<()> {
+    let report = postagram_api::aws::init(config, queue, max_receive_count).await?;
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn init_aws(
+    _config: &postagram_api::config::Config,
+    _queue: &str,
+    _max_receive_count: u32,
+) -> anyhow::Result<()> {
+    anyhow::bail!("this postagram-api was built without the `aws` feature; rebuild with `cargo build -p postagram-api --features aws`")
 }

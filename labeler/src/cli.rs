@@ -64,6 +64,9 @@ pub enum Command {
     Label(LabelArgs),
     /// Measure detection latency (one picture at a time) and throughput (parallel workers).
     Bench(BenchArgs),
+    /// Label uploads from S3 events (SQS queue or webhook) into the DynamoDB store.
+    #[cfg(feature = "aws")]
+    Worker(crate::cloud::worker::WorkerArgs),
 }
 
 /// Arguments of `label`.
@@ -132,6 +135,28 @@ fn parse_percent(s: &str) -> Result<f32, String> {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
+    #[cfg(feature = "aws")]
+    let cli = match cli.command {
+        Command::Worker(args) => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .try_init();
+            return match crate::cloud::worker::main(args, &cli.model) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("postagram-labeler worker: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        command => Cli {
+            model: cli.model,
+            command,
+        },
+    };
     let detector = match LocalDetector::load(&cli.model.model_path, cli.model.options()) {
         Ok(d) => d,
         Err(e) => {
@@ -141,6 +166,8 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Label(args) => label(&detector, &args),
+        #[cfg(feature = "aws")]
+        Command::Worker(_) => ExitCode::FAILURE,
         Command::Bench(args) => {
             let config = BenchConfig {
                 runs: args.runs,

@@ -8,8 +8,11 @@
 pub mod bench;
 pub mod categories;
 pub mod cli;
+#[cfg(feature = "aws")]
+pub mod cloud;
 pub mod detector;
 pub mod error;
+pub mod events;
 pub mod jpeg;
 pub mod local;
 pub mod model;

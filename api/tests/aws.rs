@@ -1,0 +1,603 @@
+//! End to end on a real AWS API emulator (moto_server, no account, no SDK mocks):
+//! `admin init-aws`, the API in aws mode, a presigned S3 upload of a real photo, the S3 →
+//! SQS notification, the labeler worker, labels through the API, deletion of every trace,
+//! an emulator outage, and a poison message ending in the dead-letter queue.
+#![cfg(feature = "aws")]
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "../../core/tests/support/moto.rs"]
+mod moto;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use helpers::{assert_error, TestApp};
+use postagram_api::config::StoreKind;
+use postagram_core::aws::aws_sdk_dynamodb::types::AttributeValue;
+use postagram_core::aws::AwsClients;
+use postagram_labeler::cloud::rekognition::RekognitionDetector;
+use postagram_labeler::cloud::worker::{self, DetectorChoice, Source, WorkerArgs};
+use postagram_labeler::{DetectOptions, Detector, LocalDetector};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::watch;
+
+const TABLE: &str = "posts";
+const BUCKET: &str = "pictures";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// Emulator credentials for every client of this process (the standard env chain).
+fn credentials() {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    std::env::remove_var("AWS_PROFILE");
+}
+
+/// Runs `postagram-api admin init-aws` (the real binary) and returns its output.
+fn init_aws_cli(moto: &moto::Moto, max_receive: u32) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postagram-api"))
+        .args([
+            "admin",
+            "init-aws",
+            "--queue-name",
+            "uploads",
+            "--max-receive-count",
+            &max_receive.to_string(),
+        ])
+        .env("POSTAGRAM_TABLE", TABLE)
+        .env("POSTAGRAM_BUCKET", BUCKET)
+        .env("POSTAGRAM_AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("POSTAGRAM_QUEUE_URL")
+        .output()
+        .expect("run postagram-api admin init-aws");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "init-aws failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn queue_url_of(report: &str) -> String {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix("POSTAGRAM_QUEUE_URL="))
+        .expect("queue url in the report")
+        .trim()
+        .to_string()
+}
+
+struct Worker {
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    url: String,
+}
+
+async fn start_worker(moto: &moto::Moto, queue_url: &str, detector: Arc<dyn Detector>) -> Worker {
+    start_worker_with(moto, Source::Sqs, Some(queue_url), None, detector).await
+}
+
+async fn start_worker_with(
+    moto: &moto::Moto,
+    source: Source,
+    queue_url: Option<&str>,
+    webhook_secret: Option<&str>,
+    detector: Arc<dyn Detector>,
+) -> Worker {
+    let args = WorkerArgs {
+        source,
+        detector: DetectorChoice::Local,
+        table: TABLE.into(),
+        bucket: BUCKET.into(),
+        queue_url: queue_url.map(String::from),
+        aws_endpoint_url: Some(moto.url.clone()),
+        aws_region: Some("us-east-1".into()),
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        webhook_secret: webhook_secret.map(String::from),
+        concurrency: Some(2),
+        wait_secs: 1,
+    };
+    let clients = AwsClients::connect(&args.settings()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = watch::channel(false);
+    let handle = tokio::spawn(worker::run(args, clients, detector, listener, rx));
+    Worker {
+        stop: tx,
+        handle,
+        url,
+    }
+}
+
+impl Worker {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .expect("worker stops within 30 s")
+            .expect("join")
+            .expect("worker result");
+    }
+}
+
+async fn spawn_api(moto: &moto::Moto, queue_url: Option<String>) -> TestApp {
+    let moto_url = moto.url.clone();
+    TestApp::spawn_with(move |c| {
+        c.store = StoreKind::Aws;
+        c.table = Some(TABLE.into());
+        c.bucket = Some(BUCKET.into());
+        c.queue_url = queue_url;
+        c.aws_endpoint_url = Some(moto_url);
+        c.aws_region = Some("us-east-1".into());
+    })
+    .await
+}
+
+async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn local_detector() -> Arc<dyn Detector> {
+    let model = root().join("models/efficientnet-lite0.safetensors");
+    Arc::new(
+        LocalDetector::load(&model, DetectOptions::default())
+            .unwrap_or_else(|e| panic!("model {} (make model): {e}", model.display())),
+    )
+}
+
+fn photo(name: &str) -> Vec<u8> {
+    let path = root().join("labeler/testdata/photos").join(name);
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{} (scripts/fetch-test-photos.sh): {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_http_source_labels_minio_style_webhook_events_behind_a_secret() {
+    credentials();
+    let moto = moto::Moto::start();
+    init_aws_cli(&moto, 3);
+    let app = spawn_api(&moto, None).await;
+    let secret = "webhook-secret-0123456789";
+    let worker = start_worker_with(&moto, Source::Http, None, Some(secret), local_detector()).await;
+    let token = app.user("alice").await;
+    let post = app.new_post(&token, "coffee", "morning").await;
+    let id = post["id"].as_str().expect("id").to_string();
+    let (put, key) = app
+        .upload(&token, &id, "image/png", photo("coffee.png"))
+        .await;
+    assert!(put.status().is_success());
+    // MinIO sends the S3 event JSON with form-style URL-encoded keys
+    let encoded = urlencoding::encode(&key).replace("%2F", "/");
+    let event = serde_json::json!({"EventName": "s3:ObjectCreated:Put", "Key": format!("{BUCKET}/{key}"),
+        "Records": [{"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": "s3:ObjectCreated:Put",
+            "s3": {"bucket": {"name": BUCKET}, "object": {"key": encoded, "size": 1}}}]});
+    let events = format!("{}/events", worker.url);
+    let r = app
+        .client
+        .post(&events)
+        .json(&event)
+        .send()
+        .await
+        .expect("post event");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .client
+        .post(&events)
+        .header("x-postagram-secret", "wrong-secret-0123456789")
+        .json(&event)
+        .send()
+        .await
+        .expect("post event");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .client
+        .post(&events)
+        .bearer_auth(secret)
+        .json(&event)
+        .send()
+        .await
+        .expect("post event");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["labelled"], 1, "{body}");
+    let r = app
+        .client
+        .post(&events)
+        .header("x-postagram-secret", secret)
+        .body("garbage")
+        .send()
+        .await
+        .expect("post event");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = app.get_post(&id).await.json().await.expect("json");
+    assert_eq!(v["label_status"], "done", "{v}");
+    assert!(v["labels"].as_array().is_some_and(|l| !l.is_empty()), "{v}");
+    worker.stop().await;
+    app.stop().await;
+}
+
+/// moto's DetectLabels returns canned labels whatever the picture: this checks the request,
+/// the response mapping and the parents-as-categories rule, not real recognition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rekognition_detector_maps_detect_labels_answers() {
+    credentials();
+    let moto = moto::Moto::start();
+    let clients = AwsClients::connect(&moto.settings()).await;
+    let d = RekognitionDetector::new(
+        &clients.sdk_config,
+        DetectOptions {
+            max_labels: 5,
+            min_confidence: 50.0,
+        },
+    );
+    let labels = d
+        .detect(bytes::Bytes::from(photo("chelsea.png")))
+        .await
+        .expect("detect labels");
+    assert!(!labels.is_empty());
+    for l in &labels {
+        assert_eq!(l.name, l.name.to_lowercase());
+        assert!((50.0..=100.0).contains(&l.confidence), "{l:?}");
+    }
+    let too_big = d
+        .detect(bytes::Bytes::from(vec![0u8; 6 * 1024 * 1024]))
+        .await;
+    assert!(matches!(
+        too_big,
+        Err(postagram_labeler::DetectError::TooLarge(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() {
+    credentials();
+    let moto = moto::Moto::start();
+    let first = init_aws_cli(&moto, 3);
+    assert!(first.contains("created"), "{first}");
+    let second = init_aws_cli(&moto, 3);
+    assert!(second.contains("nothing changed"), "second run: {second}");
+    assert!(
+        !second.contains("created") && !second.contains("updated"),
+        "{second}"
+    );
+    let queue_url = queue_url_of(&second);
+
+    let app = spawn_api(&moto, Some(queue_url.clone())).await;
+    let worker = start_worker(&moto, &queue_url, local_detector()).await;
+
+    let ready = app
+        .client
+        .get(app.at("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::OK);
+    let token = app.user("alice").await;
+    let post = app.new_post(&token, "Chelsea", "my cat").await;
+    let id = post["id"].as_str().expect("id").to_string();
+    assert!(post.get("labels").is_none());
+
+    let photo_path = root().join("labeler/testdata/photos/chelsea.png");
+    let photo = std::fs::read(&photo_path).unwrap_or_else(|e| {
+        panic!(
+            "{} (scripts/fetch-test-photos.sh): {e}",
+            photo_path.display()
+        )
+    });
+    let (put, key) = app.upload(&token, &id, "image/png", photo.clone()).await;
+    assert!(put.status().is_success(), "presigned PUT: {}", put.status());
+    assert!(key.starts_with("alice/"), "{key}");
+
+    let labelled = wait_for("labels", Duration::from_secs(90), || async {
+        let r = app.get_post(&id).await;
+        let v: Value = r.json().await.ok()?;
+        (v["label_status"] == "done").then_some(v)
+    })
+    .await;
+    let labels: Vec<String> = labelled["labels"]
+        .as_array()
+        .expect("labels")
+        .iter()
+        .filter_map(|l| l.as_str().map(String::from))
+        .collect();
+    assert!(
+        labels.iter().any(|l| l == "cat"),
+        "labels of chelsea.png: {labels:?}"
+    );
+    // the picture URL is a presigned GET that returns the bytes
+    let image = labelled["image"].as_str().expect("image url");
+    let got = app.client.get(image).send().await.expect("GET image");
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), photo);
+
+    // listed, and found by label; text search needs the embedded store
+    let list: Value = app
+        .client
+        .get(app.at("/posts"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["label_status"], "done");
+    let by_label: Value = app
+        .client
+        .get(app.at("/posts?label=cat"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(by_label.as_array().map(Vec::len), Some(1));
+    assert_eq!(by_label[0]["id"], id.as_str());
+    let q = app
+        .client
+        .get(app.at("/posts?q=cat"))
+        .send()
+        .await
+        .expect("q");
+    let body = assert_error(q, StatusCode::BAD_REQUEST, "unsupported_query").await;
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("embedded"),
+        "{body}"
+    );
+
+    // the worker's probes
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", worker.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("postagram_labeler_jobs_total{outcome=\"done\"} 1"),
+        "{metrics}"
+    );
+    let health = app
+        .client
+        .get(format!("{}/healthz", worker.url))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+
+    // delete: the item, its label index entries and the S3 objects go (checked with an
+    // independent client)
+    let del = app
+        .client
+        .delete(app.at(&format!("/posts/{}", urlencoding::encode(&id))))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    let check = AwsClients::connect(&moto.settings()).await;
+    let uuid = id.trim_start_matches("POST#");
+    let item = check
+        .dynamo
+        .get_item()
+        .table_name(TABLE)
+        .key("PK", AttributeValue::S("USER#alice".into()))
+        .key("SK", AttributeValue::S(format!("POST#{uuid}")))
+        .send()
+        .await
+        .expect("get item");
+    assert!(item.item().is_none(), "post item left: {:?}", item.item());
+    for label in &labels {
+        let q = check
+            .dynamo
+            .query()
+            .table_name(TABLE)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("LABEL#{label}")))
+            .send()
+            .await
+            .expect("query");
+        assert_eq!(q.count(), 0, "label index item left for {label}");
+    }
+    let objects = check
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(format!("alice/{uuid}/"))
+        .send()
+        .await
+        .expect("list objects");
+    assert!(
+        objects.contents().is_empty(),
+        "objects left: {:?}",
+        objects.contents()
+    );
+    assert_eq!(app.get_post(&id).await.status(), StatusCode::NOT_FOUND);
+
+    worker.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_emulator_outage_gives_503_and_the_api_recovers_without_restart() {
+    credentials();
+    let mut moto = moto::Moto::start();
+    init_aws_cli(&moto, 3);
+    let app = spawn_api(&moto, None).await;
+    let token = app.user("alice").await;
+    app.new_post(&token, "before", "the outage").await;
+
+    moto.stop();
+    let r = app.client.get(app.at("/posts")).send().await.expect("list");
+    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let r = app
+        .client
+        .get(app.at("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.expect("json error");
+    assert!(body["error"].is_string(), "{body}");
+    let r = app
+        .post_json(
+            "/posts",
+            &serde_json::json!({"title": "t", "body": "b"}),
+            Some(&token),
+        )
+        .await;
+    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+
+    // the emulator comes back (in-memory: empty, so provision again); same API process
+    moto.restart();
+    init_aws_cli(&moto, 3);
+    wait_for("readyz", Duration::from_secs(30), || async {
+        let r = app.client.get(app.at("/readyz")).send().await.ok()?;
+        (r.status() == StatusCode::OK).then_some(Value::Null)
+    })
+    .await;
+    let token = app.user("bob").await;
+    app.new_post(&token, "after", "the outage").await;
+    let list: Value = app
+        .client
+        .get(app.at("/posts"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list[0]["title"], "after");
+    app.stop().await;
+}
+
+/// A detector that must never be called (poison messages carry no picture).
+struct NoDetector;
+
+#[async_trait::async_trait]
+impl Detector for NoDetector {
+    async fn detect(
+        &self,
+        _picture: bytes::Bytes,
+    ) -> Result<Vec<postagram_core::Label>, postagram_labeler::DetectError> {
+        Err(postagram_labeler::DetectError::Model("not expected".into()))
+    }
+    fn name(&self) -> &'static str {
+        "none"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_ends_in_the_dead_letter_queue_not_in_a_loop() {
+    credentials();
+    let moto = moto::Moto::start();
+    let report = init_aws_cli(&moto, 2);
+    let queue_url = queue_url_of(&report);
+    let clients = AwsClients::connect(&moto.settings()).await;
+    let dlq_url = clients
+        .sqs
+        .get_queue_url()
+        .queue_name("uploads-dlq")
+        .send()
+        .await
+        .expect("dlq url")
+        .queue_url()
+        .expect("url")
+        .to_string();
+    clients
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body("this is not an S3 event {")
+        .send()
+        .await
+        .expect("send poison");
+    // and an s3:TestEvent, which is simply acknowledged
+    clients
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body(r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"pictures"}"#)
+        .send()
+        .await
+        .expect("send test event");
+    let worker = start_worker(&moto, &queue_url, Arc::new(NoDetector)).await;
+
+    let dead = wait_for(
+        "the poison message in the DLQ",
+        Duration::from_secs(60),
+        || async {
+            let out = clients
+                .sqs
+                .receive_message()
+                .queue_url(&dlq_url)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .ok()?;
+            let body = out.messages().first()?.body()?.to_string();
+            Some(Value::String(body))
+        },
+    )
+    .await;
+    assert_eq!(dead, Value::String("this is not an S3 event {".into()));
+    let metrics = reqwest::get(format!("{}/metrics", worker.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let poison: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("postagram_labeler_poison_events_total "))
+        .and_then(|n| n.parse().ok())
+        .expect("poison counter");
+    assert!(
+        (1..=3).contains(&poison),
+        "received {poison} times: a loop?\n{metrics}"
+    );
+    worker.stop().await;
+    // nothing left in the main queue: the test event was deleted, the poison moved
+    let attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(postagram_core::aws::aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(postagram_core::aws::aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("attrs");
+    let left: u64 = attrs
+        .attributes()
+        .map(|a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "messages left in the main queue: {attrs:?}");
+}

@@ -1,0 +1,11 @@
+//! Cloud entry points of the labeller: the same [`Pipeline`](crate::pipeline::Pipeline)
+//! and [`Detector`](crate::Detector), fed by S3 upload events from SQS
+//! (`worker --source sqs`) or from a webhook (`worker --source http`, MinIO), with the
+//! labels written to the DynamoDB store.
+
+pub mod jobs;
+pub mod metrics;
+pub mod rekognition;
+pub mod serve;
+pub mod sqs;
+pub mod worker;

@@ -1,0 +1,151 @@
+//! The worker's HTTP side: `/healthz`, `/metrics`, and with `--source http` the
+//! `POST /events` webhook (MinIO bucket notifications: the same S3 event JSON).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use postagram_core::store::PostStore;
+use serde_json::json;
+
+use super::jobs::prepare;
+use super::metrics::WorkerMetrics;
+use crate::events::{parse, S3Notification};
+use crate::pipeline::{JobOutcome, Pipeline};
+
+/// Header carrying the webhook's shared secret (`Authorization: Bearer <secret>` works
+/// too: MinIO's `auth_token`).
+pub const SECRET_HEADER: &str = "x-postagram-secret";
+
+/// What the webhook needs.
+#[derive(Clone)]
+pub struct EventsState {
+    /// Labels pictures (its queue writes results to the store).
+    pub pipeline: Arc<Pipeline>,
+    /// The post store.
+    pub store: Arc<dyn PostStore>,
+    /// Shared secret every request must carry.
+    pub secret: Arc<str>,
+    /// Counters.
+    pub metrics: Arc<WorkerMetrics>,
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"error": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+/// Compares in time independent of where the strings differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorised(headers: &HeaderMap, secret: &str) -> bool {
+    let given = headers
+        .get(SECRET_HEADER)
+        .or_else(|| headers.get(header::AUTHORIZATION))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v));
+    given.is_some_and(|g| !secret.is_empty() && same_secret(g.as_bytes(), secret.as_bytes()))
+}
+
+async fn events(State(s): State<EventsState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorised(&headers, &s.secret) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad_secret",
+            "missing or wrong webhook secret",
+        );
+    }
+    s.metrics.events.fetch_add(1, Ordering::Relaxed);
+    let text = String::from_utf8_lossy(&body);
+    let records = match parse(&text) {
+        Ok(S3Notification::Test) => {
+            return Json(json!({"labelled": 0, "failed": 0})).into_response()
+        }
+        Ok(S3Notification::Created(r)) => r,
+        Err(e) => {
+            s.metrics.poison.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::BAD_REQUEST, "bad_event", e.to_string());
+        }
+    };
+    let (mut labelled, mut failed) = (0, 0);
+    for (_bucket, key) in records {
+        let job = match prepare(&*s.store, &key, "webhook".into(), 1).await {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    e.to_string(),
+                )
+            }
+        };
+        match s.pipeline.process(job).await.outcome {
+            JobOutcome::Labelled(_) => labelled += 1,
+            JobOutcome::Failed(_) => failed += 1,
+            // Answer with an error so the sender delivers the event again.
+            JobOutcome::Retried(e) => {
+                return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
+            }
+        }
+    }
+    Json(json!({"labelled": labelled, "failed": failed})).into_response()
+}
+
+/// `/healthz` and `/metrics`, plus `POST /events` when `events` is given.
+pub fn router(metrics: Arc<WorkerMetrics>, events_state: Option<EventsState>) -> Router {
+    let m = metrics.clone();
+    let base = Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route(
+            "/metrics",
+            get(move || {
+                let m = m.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        m.render(),
+                    )
+                }
+            }),
+        );
+    match events_state {
+        Some(s) => base.merge(Router::new().route("/events", post(events)).with_state(s)),
+        None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets() {
+        let mut h = HeaderMap::new();
+        assert!(!authorised(&h, "s3cret"));
+        h.insert(SECRET_HEADER, "s3cret".parse().expect("header"));
+        assert!(authorised(&h, "s3cret"));
+        assert!(!authorised(&h, "other!"));
+        assert!(!authorised(&h, ""));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer s3cret".parse().expect("header"),
+        );
+        assert!(authorised(&h, "s3cret"));
+    }
+}
