@@ -42,7 +42,49 @@ pub struct Application {
     public_url: String,
     state: AppState,
     sqlite: Option<SqliteStore>,
+    #[cfg(feature = "aws")]
+    aws_calls: Option<postagram_core::aws::client::CallCounter>,
     config: Config,
+}
+
+/// The stores of one configuration.
+struct Stores {
+    store: Arc<dyn PostStore>,
+    blobs: Arc<dyn BlobStore>,
+    jobs: Option<Arc<dyn LabelJobQueue>>,
+    sqlite: Option<SqliteStore>,
+    #[cfg(feature = "aws")]
+    aws_calls: Option<postagram_core::aws::client::CallCounter>,
+}
+
+async fn open_stores(
+    config: &Config,
+    signer: &UrlSigner,
+    public_url: &str,
+) -> anyhow::Result<Stores> {
+    #[cfg(feature = "aws")]
+    if config.store == StoreKind::Aws {
+        let aws = crate::aws::connect(config, &crate::aws::settings(config)).await?;
+        return Ok(Stores {
+            store: aws.store,
+            blobs: aws.blobs,
+            jobs: None,
+            sqlite: None,
+            aws_calls: Some(aws.clients.calls),
+        });
+    }
+    let sqlite = SqliteStore::open(&config.data_dir.join("postagram.db"))
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let blobs = FolderBlobStore::open(config.data_dir.join("pictures"), signer.clone(), public_url)
+        .map_err(|e| anyhow::anyhow!("cannot open the picture folder: {e}"))?;
+    Ok(Stores {
+        store: Arc::new(sqlite.clone()),
+        blobs: Arc::new(blobs),
+        jobs: Some(Arc::new(sqlite.clone())),
+        sqlite: Some(sqlite),
+        #[cfg(feature = "aws")]
+        aws_calls: None,
+    })
 }
 
 fn cors(config: &Config) -> anyhow::Result<CorsLayer> {
@@ -137,8 +179,9 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
 impl Application {
     /// Opens the stores, binds the port and assembles the router.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        #[cfg(not(feature = "aws"))]
         if config.store == StoreKind::Aws {
-            anyhow::bail!("POSTAGRAM_STORE=aws is not available in this build yet; use `embedded` (the default)");
+            anyhow::bail!("this postagram-api was built without the `aws` feature (POSTAGRAM_STORE=aws); rebuild with `cargo build -p postagram-api --features aws` or use `embedded`");
         }
         if config.detector == DetectorKind::Rekognition {
             anyhow::bail!("POSTAGRAM_DETECTOR=rekognition is not available in this build yet; use `local` (the default)");
@@ -160,25 +203,18 @@ impl Application {
         let secret = match &config.jwt_secret {
             Some(s) if s.len() >= 16 => s.as_bytes().to_vec(),
             Some(_) => anyhow::bail!("POSTAGRAM_JWT_SECRET must be at least 16 characters"),
+            None if config.store == StoreKind::Aws => anyhow::bail!(
+                "POSTAGRAM_JWT_SECRET is required with POSTAGRAM_STORE=aws (every API replica must share it)"
+            ),
             None => crate::secrets::load_or_create(&config.data_dir)?,
         };
-        let sqlite = SqliteStore::open(&config.data_dir.join("postagram.db"))
-            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         let signer = UrlSigner::new(&derive_key(&secret, "postagram objects"));
-        let blobs = FolderBlobStore::open(
-            config.data_dir.join("pictures"),
-            signer.clone(),
-            &public_url,
-        )
-        .map_err(|e| anyhow::anyhow!("cannot open the picture folder: {e}"))?;
-        let store: Arc<dyn PostStore> = Arc::new(sqlite.clone());
-        let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
-        let jobs: Arc<dyn LabelJobQueue> = Arc::new(sqlite.clone());
+        let stores = open_stores(&config, &signer, &public_url).await?;
         let state = AppState::new(AppStateInner {
-            store,
-            blobs,
-            jobs: Some(jobs),
-            object_signer: Some(signer),
+            store: stores.store,
+            blobs: stores.blobs,
+            jobs: stores.jobs,
+            object_signer: stores.sqlite.is_some().then_some(signer),
             jwt: JwtKeys::new(&secret, Duration::from_secs(config.jwt_ttl_secs.max(1))),
             auth_mode: config.auth,
             login_limiter: Arc::new(RateLimiter::new(config.login_rate_per_minute)),
@@ -196,7 +232,9 @@ impl Application {
             port,
             public_url,
             state,
-            sqlite: Some(sqlite),
+            sqlite: stores.sqlite,
+            #[cfg(feature = "aws")]
+            aws_calls: stores.aws_calls,
             config,
         })
     }
@@ -209,6 +247,12 @@ impl Application {
     /// The base URL clients use.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// Calls made to AWS so far (aws store only), for the benchmark.
+    #[cfg(feature = "aws")]
+    pub fn aws_calls(&self) -> Option<postagram_core::aws::client::CallCounter> {
+        self.aws_calls.clone()
     }
 
     /// The shared state (tests inspect stores through it).
