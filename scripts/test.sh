@@ -20,16 +20,13 @@ scripts/venv.sh
 step "rust tests (cargo nextest)"
 cargo nextest run --workspace --no-fail-fast
 
-step "cloud backends (feature aws) against moto_server on 127.0.0.1"
-cargo nextest run --no-fail-fast -p postagram-core --features aws
-
 step "weight converter unit tests"
 scripts/test-tools.sh
 
 step "OpenAPI document validates as OpenAPI 3.1"
 scripts/test-openapi.sh
 
-for extra in scripts/test-operator.sh scripts/test-tui.sh; do
+for extra in scripts/test-aws.sh scripts/test-operator.sh scripts/test-tui.sh; do
     if [ -x "$extra" ]; then
         step "$extra"
         "$extra"
