@@ -25,4 +25,4 @@ command -v cargo-nextest >/dev/null || { echo "test-aws: cargo-nextest is requir
 cargo nextest run --no-fail-fast \
     -p postagram-core -p postagram-api -p postagram-labeler \
     --features postagram-core/aws,postagram-api/aws,postagram-labeler/aws \
-    -E 'binary(store_dynamo) | binary(aws_backends) | binary(aws) | (package(postagram-core) & test(/^aws::/)) | (package(postagram-labeler) & test(/^(cloud|events)::/))'
+    -E 'binary(store_dynamo) | binary(aws_backends) | binary(aws) | binary(aws_calls) | (package(postagram-core) & test(/^aws::/)) | (package(postagram-labeler) & test(/^(cloud|events)::/))'

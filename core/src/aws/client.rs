@@ -8,9 +8,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 /// Region used when neither the settings nor the environment name one.
@@ -27,8 +28,8 @@ pub struct AwsSettings {
     pub static_credentials: Option<(String, String)>,
 }
 
-/// Counts SDK operations by `service:operation` (every attempt of the orchestrator
-/// counts once, retries excluded), for `/metrics` and the benchmark.
+/// Counts AWS requests on the wire by `service:operation` (each retry attempt counts;
+/// presigning makes no request and does not count), for the benchmark.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
@@ -58,15 +59,29 @@ impl Intercept for CallCounter {
         "PostagramCallCounter"
     }
 
-    fn read_before_execution(
+    // Counted just before transmission, so presigning (which stops before it) is not a
+    // call, and every retry attempt on the wire is.
+    fn read_before_transmit(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let name = cfg
-            .load::<Metadata>()
-            .map(|m| format!("{}:{}", m.service(), m.name()))
-            .unwrap_or_else(|| "unknown".to_string());
+        // A presigned URL being built (signature in the query string) is not sent.
+        if context.request().uri().contains("X-Amz-Signature=") {
+            return Ok(());
+        }
+        let name = match cfg.load::<Metadata>() {
+            Some(m) => format!("{}:{}", m.service(), m.name()),
+            None => {
+                let req = context.request();
+                match req.headers().get("x-amz-target") {
+                    // DynamoDB / SQS JSON protocol: `DynamoDB_20120810.Query`.
+                    Some(t) => t.replace('.', ":"),
+                    None => format!("S3:{}", req.method()),
+                }
+            }
+        };
         if let Ok(mut m) = self.calls.lock() {
             *m.entry(name).or_default() += 1;
         }

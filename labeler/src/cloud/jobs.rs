@@ -11,6 +11,8 @@ use postagram_core::keys::parse_object_key;
 use postagram_core::store::{LabelOutcome, PostStore, StoreError};
 use postagram_core::LabelStatus;
 
+use crate::pipeline::{JobOutcome, Pipeline};
+
 /// Turns an uploaded object into a label job: recovers user and post from the key, checks
 /// the post exists and belongs to that user, and records the picture on the post
 /// (`set_image`: status `pending`) unless it already is its current picture.
@@ -89,4 +91,41 @@ impl LabelJobQueue for StoreSink {
     async fn counts(&self) -> Result<JobCounts, StoreError> {
         Ok(JobCounts::default())
     }
+}
+
+/// What [`label_records`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Labelled {
+    /// Pictures labelled.
+    pub labelled: usize,
+    /// Pictures that cannot be labelled (status `failed`).
+    pub failed: usize,
+}
+
+/// Why a batch of events must be delivered again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("labelling must be retried: {0}")]
+pub struct RetryLater(pub String);
+
+/// Labels the pictures of one notification synchronously (webhook, Lambda): an error means
+/// "deliver this event again" (store, S3 or model unavailable).
+pub async fn label_records(
+    store: &dyn PostStore,
+    pipeline: &Pipeline,
+    records: Vec<(String, String)>,
+) -> Result<Labelled, RetryLater> {
+    let mut done = Labelled::default();
+    for (_bucket, key) in records {
+        let job = match prepare(store, &key, "event".into(), 1).await {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(e) => return Err(RetryLater(e.to_string())),
+        };
+        match pipeline.process(job).await.outcome {
+            JobOutcome::Labelled(_) => done.labelled += 1,
+            JobOutcome::Failed(_) => done.failed += 1,
+            JobOutcome::Retried(e) => return Err(RetryLater(e)),
+        }
+    }
+    Ok(done)
 }

@@ -4,6 +4,8 @@
 //! labels written to the DynamoDB store.
 
 pub mod jobs;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod metrics;
 pub mod rekognition;
 pub mod serve;

@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use postagram_core::store::PostStore;
 use serde_json::json;
 
-use super::jobs::prepare;
+use super::jobs::label_records;
 use super::metrics::WorkerMetrics;
 use crate::events::{parse, S3Notification};
-use crate::pipeline::{JobOutcome, Pipeline};
+use crate::pipeline::Pipeline;
 
 /// Header carrying the webhook's shared secret (`Authorization: Bearer <secret>` works
 /// too: MinIO's `auth_token`).
@@ -78,29 +78,15 @@ async fn events(State(s): State<EventsState>, headers: HeaderMap, body: Bytes) -
             return error(StatusCode::BAD_REQUEST, "bad_event", e.to_string());
         }
     };
-    let (mut labelled, mut failed) = (0, 0);
-    for (_bucket, key) in records {
-        let job = match prepare(&*s.store, &key, "webhook".into(), 1).await {
-            Ok(Some(job)) => job,
-            Ok(None) => continue,
-            Err(e) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    e.to_string(),
-                )
-            }
-        };
-        match s.pipeline.process(job).await.outcome {
-            JobOutcome::Labelled(_) => labelled += 1,
-            JobOutcome::Failed(_) => failed += 1,
-            // Answer with an error so the sender delivers the event again.
-            JobOutcome::Retried(e) => {
-                return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
-            }
-        }
+    match label_records(&*s.store, &s.pipeline, records).await {
+        Ok(done) => Json(json!({"labelled": done.labelled, "failed": done.failed})).into_response(),
+        // An error makes the sender deliver the event again.
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
     }
-    Json(json!({"labelled": labelled, "failed": failed})).into_response()
 }
 
 /// `/healthz` and `/metrics`, plus `POST /events` when `events` is given.
