@@ -29,7 +29,7 @@ pub enum AuthMode {
 pub enum DetectorKind {
     /// The bundled EfficientNet-Lite0 model, on the CPU.
     Local,
-    /// Amazon Rekognition (not in this build yet: the cloud-backends issue).
+    /// Amazon Rekognition (aws store: used by `postagram-labeler worker --detector rekognition`).
     Rekognition,
 }
 

@@ -183,8 +183,10 @@ impl Application {
         if config.store == StoreKind::Aws {
             anyhow::bail!("this postagram-api was built without the `aws` feature (POSTAGRAM_STORE=aws); rebuild with `cargo build -p postagram-api --features aws` or use `embedded`");
         }
-        if config.detector == DetectorKind::Rekognition {
-            anyhow::bail!("POSTAGRAM_DETECTOR=rekognition is not available in this build yet; use `local` (the default)");
+        // In aws mode pictures are labelled by `postagram-labeler worker`, which reads
+        // POSTAGRAM_DETECTOR itself; the in-process workers only have the local model.
+        if config.detector == DetectorKind::Rekognition && config.store == StoreKind::Embedded {
+            anyhow::bail!("POSTAGRAM_DETECTOR=rekognition needs POSTAGRAM_STORE=aws (labels come from `postagram-labeler worker --detector rekognition`); the embedded store labels with `local`");
         }
         if config.auth == AuthMode::Header {
             tracing::warn!("POSTAGRAM_AUTH=header: the Authorization header is trusted as the username; only use this on a trusted network or behind an authenticating proxy");
