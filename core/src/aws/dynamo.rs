@@ -107,6 +107,46 @@ impl DynamoStore {
         &self.table
     }
 
+    /// Bulk-writes new posts (no labels yet) with `BatchWriteItem`, 25 items per call,
+    /// without checking that the authors exist: for migrations and benchmarks.
+    pub async fn import_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in posts.chunks(12) {
+            let mut writes = Vec::with_capacity(chunk.len() * 2);
+            for p in chunk {
+                for item in [new_post_item(p), id_item(p.id, &p.user)] {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    writes.push(WriteRequest::builder().put_request(put).build());
+                }
+            }
+            for _attempt in 0..10 {
+                if writes.is_empty() {
+                    break;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&*self.table, std::mem::take(&mut writes))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                writes = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&*self.table))
+                    .unwrap_or_default();
+            }
+            if !writes.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "dynamodb kept throttling the import".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn remember_owner(&self, id: Uuid, user: &str) {
         if let Ok(mut m) = self.owners.lock() {
             if m.len() >= OWNER_CACHE {
