@@ -5,5 +5,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 scripts/venv.sh
-POSTAGRAM_BENCH_POSTS="${POSTS:-10000}" cargo test --release -p postagram-api --features aws \
+POSTAGRAM_BENCH_POSTS="${POSTS:-10000}" cargo test -p postagram-api --features aws \
     --test aws_calls -- --nocapture 2>&1 | sed -n '/^AWS calls per API request/,/^test /p'
