@@ -2,14 +2,14 @@
 //! expiring URLs (`/objects/<key>?expires=…&sig=…`).
 
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::blob::{Blob, BlobError, BlobStore};
 use crate::media::ImageType;
-use crate::signing::UrlSigner;
+use crate::signing::{now_unix, UrlSigner};
 
 /// GET URLs expire on a whole number of these, so the same picture keeps the same URL
 /// for a while and browsers and list caches can reuse it.
@@ -21,13 +21,6 @@ pub struct FolderBlobStore {
     root: PathBuf,
     signer: UrlSigner,
     public_url: String,
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Percent-encodes each path segment of a key for use in a URL.

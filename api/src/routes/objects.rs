@@ -1,7 +1,5 @@
 //! `PUT`/`GET /objects/{key}`: the embedded store's signed picture upload and download.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -9,12 +7,11 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use postagram_core::keys::parse_object_key;
 use postagram_core::media::{ImageType, ACCEPTED};
-use postagram_core::signing::{SignatureError, UrlSigner};
+use postagram_core::signing::{now_unix, SignatureError, UrlSigner};
 use postagram_core::wire::ErrorBody;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::posts::not_modified;
+use super::posts::{etag_of, not_modified};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -26,13 +23,6 @@ pub struct SignedParams {
     pub expires: Option<i64>,
     /// Hex HMAC-SHA256 signature.
     pub sig: Option<String>,
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn signer(state: &AppState) -> ApiResult<&UrlSigner> {
@@ -153,7 +143,7 @@ pub async fn put_object(
         .await?
         .filter(|p| p.user == user)
         .ok_or_else(|| ApiError::NotFound(format!("post {post_id} no longer exists")))?;
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&buf)[..16]));
+    let etag = etag_of(&buf);
     let size = buf.len();
     state.blobs.put(&key, buf.into(), announced.mime()).await?;
     state.store.set_image(post.id, &key).await?;

@@ -94,7 +94,8 @@ pub async fn view(state: &AppState, post: &Post) -> ApiResult<PostView> {
     Ok(post.to_view(image))
 }
 
-fn etag_of(body: &[u8]) -> String {
+/// A strong validator of a body: the quoted hex of its SHA-256, first 16 bytes.
+pub fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
@@ -241,6 +242,15 @@ pub fn path_id(raw: &str) -> ApiResult<PostId> {
     parse_post_id(raw).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))
 }
 
+/// Loads a post, 404 when there is no such post.
+pub async fn existing_post(state: &AppState, id: PostId) -> ApiResult<Post> {
+    state
+        .store
+        .get_post(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("post {id} not found")))
+}
+
 /// One post.
 #[utoipa::path(get, path = "/posts/{id}", tag = "posts",
     params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
@@ -255,11 +265,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PostView>> {
     let id = path_id(&id)?;
-    let post = state
-        .store
-        .get_post(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("post {id} not found")))?;
+    let post = existing_post(&state, id).await?;
     Ok(Json(view(&state, &post).await?))
 }
 
@@ -280,11 +286,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_id(&id)?;
-    let post = state
-        .store
-        .get_post(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("post {id} not found")))?;
+    let post = existing_post(&state, id).await?;
     if post.user != user {
         return Err(ApiError::Forbidden(
             "only the author can delete a post".into(),

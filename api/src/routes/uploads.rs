@@ -7,7 +7,7 @@ use postagram_core::media::{ImageType, ACCEPTED};
 use postagram_core::wire::{ErrorBody, SignedUrlView};
 use serde::Deserialize;
 
-use super::posts::path_id;
+use super::posts::{existing_post, path_id};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -64,11 +64,7 @@ pub async fn signed_url_put(
             message: format!("`{filetype}` is not accepted; use one of {ACCEPTED}"),
         });
     }
-    let post = state
-        .store
-        .get_post(post_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("post {post_id} not found")))?;
+    let post = existing_post(&state, post_id).await?;
     if post.user != user {
         return Err(ApiError::Forbidden(
             "only the author can add a picture to a post".into(),
