@@ -186,6 +186,18 @@ impl TestApp {
         (put, key)
     }
 
+    /// `GET path` answered 200 with a JSON array of posts.
+    pub async fn list(&self, path: &str) -> Vec<Value> {
+        let r = self
+            .client
+            .get(self.at(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.json().await.expect("json array")
+    }
+
     pub async fn get_post(&self, id: &str) -> Response {
         self.client
             .get(self.at(&format!("/posts/{}", urlencoding::encode(id))))

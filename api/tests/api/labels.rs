@@ -83,36 +83,12 @@ async fn a_real_photo_gets_real_labels_and_is_found_by_category() {
         let c = d["confidence"].as_f64().unwrap();
         assert!((10.0..=100.0).contains(&c), "{d}");
     }
-    let found: Vec<Value> = app
-        .client
-        .get(app.at("/posts?label=cat"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Vec<Value> = app.list("/posts?label=cat").await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], id);
-    let none: Vec<Value> = app
-        .client
-        .get(app.at("/posts?label=dog"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Vec<Value> = app.list("/posts?label=dog").await;
     assert!(none.is_empty());
-    let text: Vec<Value> = app
-        .client
-        .get(app.at("/posts?q=cat"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let text: Vec<Value> = app.list("/posts?q=cat").await;
     assert_eq!(text.len(), 1);
     let metrics = app
         .client

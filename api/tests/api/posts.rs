@@ -212,15 +212,9 @@ async fn filter_by_user_and_text_search() {
     let list = |q: &'static str| {
         let app = &app;
         async move {
-            let r = app
-                .client
-                .get(app.at(&format!("/posts?{q}")))
-                .send()
+            app.list(&format!("/posts?{q}"))
                 .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            let v: Vec<Value> = r.json().await.unwrap();
-            v.iter()
+                .iter()
                 .map(|p| p["title"].as_str().unwrap().to_string())
                 .collect::<Vec<_>>()
         }

@@ -205,45 +205,13 @@ async fn upload_then_picture_is_served_and_labels_show_up() {
     assert_eq!(v["label"], v["labels"]);
     assert_eq!(v["label_details"][1]["confidence"], 90.0);
 
-    let r: Vec<Value> = app
-        .client
-        .get(app.at("/posts?label=dog"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Vec<Value> = app.list("/posts?label=dog").await;
     assert_eq!(r.len(), 1);
-    let r: Vec<Value> = app
-        .client
-        .get(app.at("/posts?label=DOG"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Vec<Value> = app.list("/posts?label=DOG").await;
     assert_eq!(r.len(), 1, "label filter is case-insensitive");
-    let r: Vec<Value> = app
-        .client
-        .get(app.at("/posts?label=cat"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Vec<Value> = app.list("/posts?label=cat").await;
     assert!(r.is_empty());
-    let r: Vec<Value> = app
-        .client
-        .get(app.at("/posts?q=retriever"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Vec<Value> = app.list("/posts?q=retriever").await;
     assert_eq!(r.len(), 1, "text search covers labels");
 }
 
