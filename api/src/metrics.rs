@@ -96,6 +96,15 @@ impl Metrics {
         }
     }
 
+    /// Counts one finished request and its latency.
+    pub fn observe_request(&self, route: &str, method: &str, status: &str, seconds: f64) {
+        let labels = [route, method, status];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_duration
+            .with_label_values(&labels)
+            .observe(seconds);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

@@ -1,75 +1,141 @@
 //! Cross-cutting request handling: request ids in logs, metrics, timeouts, panics.
+//!
+//! [`RequestLayer`] is one hand-written tower layer for everything that wraps every
+//! request (request id, log span, timeout, metrics, the closing log line): five generic
+//! layers cost five boxed services and futures per request, this one costs one.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tower_http::request_id::{MakeRequestId, RequestId};
+use tower::{Layer, Service};
+use tracing::Instrument;
 
 use crate::error::error_response;
 use crate::metrics::Metrics;
 
 /// Header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
 
-/// Generates UUIDv4 request ids when the client sent none.
-#[derive(Clone, Copy, Default)]
-pub struct MakeUuid;
+/// A new request id: a UUIDv4, hyphenated.
+fn new_request_id() -> HeaderValue {
+    let mut buf = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
 
-impl MakeRequestId for MakeUuid {
-    fn make_request_id<B>(&mut self, _req: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .ok()
-            .map(RequestId::new)
+/// Wraps every request: takes or makes its `x-request-id` (echoed on the response and
+/// in every log line through the `request` span), cuts it off after the configured time
+/// with a JSON 503, counts it by route, method and status, and logs its end.
+#[derive(Clone)]
+pub struct RequestLayer {
+    metrics: Arc<Metrics>,
+    timeout: Duration,
+}
+
+impl RequestLayer {
+    /// A layer recording into `metrics` and stopping requests after `timeout`.
+    pub fn new(metrics: Arc<Metrics>, timeout: Duration) -> Self {
+        RequestLayer { metrics, timeout }
     }
 }
 
-/// The span every request's log lines are in: method, path and request id.
-pub fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+impl<S> Layer<S> for RequestLayer {
+    type Service = RequestService<S>;
+    fn layer(&self, inner: S) -> RequestService<S> {
+        RequestService {
+            inner,
+            metrics: self.metrics.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
-/// Counts requests and their latency by matched route, method and status.
-pub async fn record_metrics(
-    State(metrics): State<Arc<Metrics>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().to_string();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    let labels = [route.as_str(), method.as_str(), status.as_str()];
-    metrics.http_requests.with_label_values(&labels).inc();
-    metrics
-        .http_duration
-        .with_label_values(&labels)
-        .observe(start.elapsed().as_secs_f64());
-    resp
+/// The service of [`RequestLayer`].
+#[derive(Clone)]
+pub struct RequestService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+    timeout: Duration,
 }
 
-/// Cuts requests off after the configured time with a JSON 503.
-pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than {} s", limit.as_secs()),
-        ),
+impl<S> Service<Request> for RequestService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let start = Instant::now();
+        let id = match req.headers().get(&REQUEST_ID_HEADER) {
+            Some(v) => v.clone(),
+            None => {
+                let v = new_request_id();
+                req.headers_mut().insert(REQUEST_ID_HEADER, v.clone());
+                v
+            }
+        };
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let method = req.method().clone();
+        let span = tracing::info_span!(
+            "request",
+            method = %method,
+            path = %req.uri().path(),
+            request_id = %id.to_str().unwrap_or("-"),
+        );
+        // The clone is ready only after poll_ready; keep the ready one for this call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let metrics = self.metrics.clone();
+        let limit = self.timeout;
+        Box::pin(
+            async move {
+                let mut resp = match tokio::time::timeout(limit, inner.call(req)).await {
+                    Ok(Ok(resp)) => resp,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "timeout",
+                        format!("the request took longer than {} s", limit.as_secs()),
+                    ),
+                };
+                resp.headers_mut().insert(REQUEST_ID_HEADER, id);
+                let status = resp.status();
+                let elapsed = start.elapsed();
+                metrics.observe_request(
+                    route.as_ref().map_or("unmatched", |r| r.as_str()),
+                    method.as_str(),
+                    status.as_str(),
+                    elapsed.as_secs_f64(),
+                );
+                let latency_us = elapsed.as_micros() as u64;
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), latency_us, "request failed");
+                } else {
+                    tracing::info!(
+                        status = status.as_u16(),
+                        latency_us,
+                        "finished processing request"
+                    );
+                }
+                Ok(resp)
+            }
+            .instrument(span),
+        )
     }
 }
 
@@ -139,9 +205,9 @@ mod tests {
                     "late"
                 }),
             )
-            .layer(axum::middleware::from_fn_with_state(
+            .layer(RequestLayer::new(
+                Arc::new(Metrics::new()),
                 Duration::from_millis(50),
-                timeout,
             ));
         let req = axum::http::Request::builder()
             .uri("/slow")

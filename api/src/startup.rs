@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, StatusCode};
+use axum::serve::ListenerExt;
 use axum::Router;
 use postagram_core::blob::BlobStore;
 use postagram_core::folder::FolderBlobStore;
@@ -20,17 +21,13 @@ use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_http::LatencyUnit;
-use tracing::Level;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{AuthMode, Config, DetectorKind, StoreKind};
 use crate::error::error_response;
 use crate::metrics::Metrics;
-use crate::middleware::{self, MakeUuid, REQUEST_ID};
+use crate::middleware::{self, RequestLayer, REQUEST_ID};
 use crate::routes::{self, posts::ListCache};
 use crate::state::{AppState, AppStateInner};
 
@@ -144,34 +141,11 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
                 "this route does not accept that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            middleware::record_metrics,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            timeout,
-            middleware::timeout,
-        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CompressionLayer::new())
         .layer(cors(config)?)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
-            REQUEST_ID,
-        )))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(middleware::make_span)
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(LatencyUnit::Micros),
-                ),
-        )
-        .layer(SetRequestIdLayer::new(
-            HeaderName::from_static(REQUEST_ID),
-            MakeUuid,
-        ))
+        .layer(RequestLayer::new(state.metrics.clone(), timeout))
         .with_state(state);
     Ok(app)
 }
@@ -287,7 +261,14 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        // Responses go out as soon as they are written: with Nagle's algorithm a
+        // response written in two parts waits for the client's delayed ACK (~40 ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         let _ = stop_tx.send(true);

@@ -1,10 +1,10 @@
 //! `/posts`: create, list (filters, cursor pages, ETag), get, delete.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,41 +27,41 @@ use crate::state::AppState;
 const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_MAX_ENTRIES: usize = 2048;
 
-/// A rendered `GET /posts` answer.
-#[derive(Clone)]
+/// A rendered `GET /posts` answer, headers included, shared by every hit.
 struct CachedList {
     generation: u64,
     at: Instant,
     body: Bytes,
-    etag: String,
-    link: Option<String>,
+    etag: HeaderValue,
+    link: Option<HeaderValue>,
 }
 
-/// Rendered list answers keyed by query string, valid while the store's generation is
-/// unchanged (embedded store only: every writer is in this process).
+/// Rendered list answers keyed by the raw query string, valid while the store's
+/// generation is unchanged (embedded store only: every writer is in this process). Only
+/// answers to valid queries are stored, so a hit skips parsing the query too.
 #[derive(Default)]
 pub struct ListCache {
-    entries: Mutex<HashMap<String, CachedList>>,
+    entries: RwLock<HashMap<String, Arc<CachedList>>>,
 }
 
 impl ListCache {
-    fn get(&self, key: &str, generation: u64) -> Option<CachedList> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    fn get(&self, key: &str, generation: u64) -> Option<Arc<CachedList>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
             .filter(|c| c.generation == generation && c.at.elapsed() < CACHE_TTL)
             .cloned()
     }
 
-    fn put(&self, key: String, value: CachedList) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    fn put(&self, key: &str, value: Arc<CachedList>) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CACHE_MAX_ENTRIES {
             entries.retain(|_, c| c.generation == value.generation && c.at.elapsed() < CACHE_TTL);
             if entries.len() >= CACHE_MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(key, value);
+        entries.insert(key.to_string(), value);
     }
 }
 
@@ -112,7 +112,8 @@ pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
-    let mut resp = if not_modified(headers, &cached.etag) {
+    let etag = cached.etag.to_str().unwrap_or_default();
+    let mut resp = if not_modified(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
@@ -122,14 +123,10 @@ fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
             .into_response()
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&cached.etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::ETAG, cached.etag.clone());
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Some(link) = &cached.link {
-        if let Ok(v) = HeaderValue::from_str(link) {
-            h.insert(header::LINK, v);
-        }
+        h.insert(header::LINK, link.clone());
     }
     resp
 }
@@ -143,12 +140,17 @@ fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
         (status = 422, description = "invalid limit", body = ErrorBody),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Response> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
+pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let (headers, uri) = (req.headers(), req.uri());
+    let cache_key = uri.query().unwrap_or_default();
+    let generation = state.store.generation();
+    if let Some(g) = generation {
+        if let Some(hit) = state.list_cache.get(cache_key, g) {
+            return Ok(list_response(headers, &hit));
+        }
+    }
+    let Query(params) = Query::<ListParams>::try_from_uri(uri)
+        .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let limit = match non_empty(params.limit.clone()) {
         None => DEFAULT_PAGE,
         Some(s) => match s.parse::<usize>() {
@@ -167,13 +169,6 @@ pub async fn list(
         limit,
         cursor: non_empty(params.cursor),
     };
-    let cache_key = format!("{:?}", query);
-    let generation = state.store.generation();
-    if let Some(g) = generation {
-        if let Some(hit) = state.list_cache.get(&cache_key, g) {
-            return Ok(list_response(&headers, &hit));
-        }
-    }
     let page = state.store.list_posts(&query).await?;
     let mut views = Vec::with_capacity(page.posts.len());
     for post in &page.posts {
@@ -195,17 +190,18 @@ pub async fn list(
         q.push(format!("cursor={}", urlencoding::encode(&cursor)));
         format!("<{}/posts?{}>; rel=\"next\"", state.public_url, q.join("&"))
     });
-    let cached = CachedList {
+    let cached = Arc::new(CachedList {
         generation: generation.unwrap_or(0),
         at: Instant::now(),
-        etag: etag_of(&body),
+        etag: HeaderValue::from_str(&etag_of(&body))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        link: link.and_then(|l| HeaderValue::from_str(&l).ok()),
         body,
-        link,
-    };
+    });
     if generation.is_some() {
         state.list_cache.put(cache_key, cached.clone());
     }
-    Ok(list_response(&headers, &cached))
+    Ok(list_response(headers, &cached))
 }
 
 /// Creates a post for the signed-in user.

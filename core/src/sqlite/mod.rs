@@ -120,7 +120,8 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs a write on the single writer connection; bumps the generation afterwards.
+    /// Runs a write on the single writer connection; bumps the generation afterwards when
+    /// it changed a row (an idle labeler's empty claim must not invalidate read caches).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -129,8 +130,11 @@ impl SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = Self::lock(&inner.writer);
+            let before = conn.total_changes();
             let out = f(&mut conn);
-            inner.generation.fetch_add(1, Ordering::AcqRel);
+            if conn.total_changes() != before {
+                inner.generation.fetch_add(1, Ordering::AcqRel);
+            }
             out
         })
         .await
