@@ -2,13 +2,15 @@
 # postagram-api image. Build from the repository root:
 #   docker build -f docker/api.Dockerfile -t ghcr.io/postagram/postagram-api:0.1.0 .
 # Multi-stage: compile in the Rust image, run on distroless (glibc, no shell) as UID 65532.
+# Built with the `aws` feature: the operator runs this image in both storage modes
+# (POSTAGRAM_STORE=embedded or aws); the AWS SDK needs Rust >= 1.94.1.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p postagram-api --bin postagram-api \
+    cargo build --release --locked -p postagram-api --bin postagram-api --features aws \
  && install -D target/release/postagram-api /out/postagram-api
 
 # The local detector's weights (EfficientNet-Lite0), converted by the project's script.
