@@ -586,18 +586,90 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_not_in_a_loop() {
     );
     worker.stop().await;
     // nothing left in the main queue: the test event was deleted, the poison moved
+    assert_eq!(messages_left(&clients, &queue_url).await, 0);
+}
+
+/// Messages in a queue, visible or being processed.
+async fn messages_left(clients: &AwsClients, queue_url: &str) -> u64 {
+    use postagram_core::aws::aws_sdk_sqs::types::QueueAttributeName;
     let attrs = clients
         .sqs
         .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(postagram_core::aws::aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(postagram_core::aws::aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
         .send()
         .await
-        .expect("attrs");
-    let left: u64 = attrs
+        .expect("queue attributes");
+    attrs
         .attributes()
         .map(|a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum())
-        .unwrap_or(0);
-    assert_eq!(left, 0, "messages left in the main queue: {attrs:?}");
+        .unwrap_or(0)
+}
+
+/// A detector that takes its time, so a picture is surely in flight when the worker is
+/// told to stop; it says when it starts and how often it was called.
+struct SlowDetector {
+    started: tokio::sync::Notify,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Detector for SlowDetector {
+    async fn detect(
+        &self,
+        _picture: bytes::Bytes,
+    ) -> Result<Vec<postagram_core::Label>, postagram_labeler::DetectError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.started.notify_one();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(vec![postagram_core::Label {
+            name: "cat".into(),
+            confidence: 91.0,
+        }])
+    }
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+}
+
+/// SIGTERM during a rollout: the worker stops receiving but finishes the picture it is
+/// labelling, writes its labels and deletes the message (no redelivery, no lost work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_picture_in_flight_when_the_worker_stops_is_finished_and_acknowledged() {
+    credentials();
+    let moto = moto::Moto::start();
+    let queue_url = queue_url_of(&init_aws_cli(&moto, 3));
+    let app = spawn_api(&moto, Some(queue_url.clone())).await;
+    let detector = Arc::new(SlowDetector {
+        started: tokio::sync::Notify::new(),
+        calls: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let worker = start_worker(&moto, &queue_url, detector.clone()).await;
+    let token = app.user("alice").await;
+    let post = app.new_post(&token, "Chelsea", "my cat").await;
+    let id = post["id"].as_str().expect("id").to_string();
+    let (put, _) = app
+        .upload(&token, &id, "image/png", photo("chelsea.png"))
+        .await;
+    assert!(put.status().is_success());
+    tokio::time::timeout(Duration::from_secs(60), detector.started.notified())
+        .await
+        .expect("the worker picks the picture up");
+    let v: Value = app.get_post(&id).await.json().await.expect("json");
+    assert_eq!(v["label_status"], "pending", "still in flight: {v}");
+
+    worker.stop().await; // returns only once the worker has finished
+
+    let v: Value = app.get_post(&id).await.json().await.expect("json");
+    assert_eq!(v["label_status"], "done", "{v}");
+    assert_eq!(v["labels"], serde_json::json!(["cat"]), "{v}");
+    let clients = AwsClients::connect(&moto.settings()).await;
+    assert_eq!(
+        messages_left(&clients, &queue_url).await,
+        0,
+        "the message was deleted after its labels were written"
+    );
+    assert_eq!(detector.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    app.stop().await;
 }
