@@ -1,8 +1,8 @@
 //! Prometheus metrics of the API and its in-process labelers.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// All metrics, registered in one registry.
@@ -13,6 +13,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// Request latency by route, method and status.
     pub http_duration: HistogramVec,
+    /// Requests being handled right now (a scrape counts itself).
+    pub http_in_flight: IntGauge,
     /// Posts created.
     pub posts_created: IntCounter,
     /// Pictures uploaded through `/objects`.
@@ -49,6 +51,10 @@ impl Metrics {
             ),
             &["route", "method", "status"],
         ));
+        let http_in_flight = must(IntGauge::new(
+            "http_requests_in_flight",
+            "HTTP requests being handled now",
+        ));
         let posts_created = must(IntCounter::new(
             "postagram_posts_created_total",
             "Posts created",
@@ -76,6 +82,7 @@ impl Metrics {
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
+            Box::new(http_in_flight.clone()),
             Box::new(posts_created.clone()),
             Box::new(uploads.clone()),
             Box::new(label_jobs.clone()),
@@ -88,6 +95,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            http_in_flight,
             posts_created,
             uploads,
             label_jobs,

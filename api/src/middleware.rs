@@ -102,8 +102,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let metrics = self.metrics.clone();
         let limit = self.timeout;
+        let in_flight = InFlight::start(&metrics);
         Box::pin(
             async move {
+                let _in_flight = in_flight;
                 let mut resp = match tokio::time::timeout(limit, inner.call(req)).await {
                     Ok(Ok(resp)) => resp,
                     Ok(Err(never)) => match never {},
@@ -136,6 +138,22 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// Counts a request in `http_requests_in_flight` until it is answered or abandoned.
+struct InFlight(prometheus::IntGauge);
+
+impl InFlight {
+    fn start(metrics: &Metrics) -> Self {
+        metrics.http_in_flight.inc();
+        InFlight(metrics.http_in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

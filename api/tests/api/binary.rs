@@ -2,9 +2,10 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+
+use crate::helpers::TestApp;
 
 #[test]
 fn help_documents_every_variable() {
@@ -66,37 +67,21 @@ fn bad_configuration_fails_at_start_with_a_message() {
 #[tokio::test]
 async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
-        .env("POSTAGRAM_ADDR", format!("127.0.0.1:{port}"))
-        .env("POSTAGRAM_DATA_DIR", tmp.path())
-        .env("POSTAGRAM_LABELER_WORKERS", "0")
-        .env("POSTAGRAM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let env = [
+        ("POSTAGRAM_LABELER_WORKERS", "0"),
+        ("POSTAGRAM_LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+    ];
+    let mut app = TestApp::binary(tmp.path(), &env, Stdio::piped()).await;
+    let r = app
+        .client
+        .get(app.at("/healthz"))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
         .unwrap();
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client
-            .get(format!("{base}/healthz"))
-            .header("x-request-id", "trace-me-123")
-            .send()
-            .await
-        {
-            assert_eq!(r.status(), StatusCode::OK);
-            break;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(r.status(), StatusCode::OK);
+    let child = app.process();
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

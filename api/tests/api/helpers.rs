@@ -1,6 +1,8 @@
 //! Spawns the real server on a random port with its own data directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use postagram_api::config::{AuthMode, Config};
 use postagram_api::startup::Application;
@@ -17,6 +19,17 @@ pub struct TestApp {
     _tmp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
+    process: Option<Child>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // A failing test must not leave a server process behind.
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// A tiny valid PNG (1×1, red).
@@ -77,7 +90,50 @@ impl TestApp {
             _tmp: None,
             stop: Some(tx),
             handle: Some(handle),
+            process: None,
         }
+    }
+
+    /// The `postagram-api` binary as its own process on `dir` and a free port, with
+    /// `env` added (for kill -9, signals and log output); returns once `/readyz` is 200.
+    pub async fn binary(dir: &Path, env: &[(&str, &str)], stdout: Stdio) -> TestApp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
+            .env("POSTAGRAM_ADDR", format!("127.0.0.1:{port}"))
+            .env("POSTAGRAM_DATA_DIR", dir)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(stdout)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start postagram-api");
+        let app = TestApp {
+            url: format!("http://127.0.0.1:{port}"),
+            client: Client::new(),
+            data_dir: dir.to_path_buf(),
+            _tmp: None,
+            stop: None,
+            handle: None,
+            process: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = app.client.get(app.at("/readyz")).send().await {
+                if r.status() == StatusCode::OK {
+                    return app;
+                }
+            }
+            assert!(Instant::now() < deadline, "{} never became ready", app.url);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The server process of [`TestApp::binary`].
+    pub fn process(&mut self) -> &mut Child {
+        self.process.as_mut().expect("a TestApp::binary server")
     }
 
     /// Stops the server gracefully and waits for it.
@@ -196,6 +252,18 @@ impl TestApp {
             .expect("request");
         assert_eq!(r.status(), StatusCode::OK, "GET {path}");
         r.json().await.expect("json array")
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .client
+            .get(self.at("/metrics"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::OK, "GET /metrics");
+        r.text().await.expect("text")
     }
 
     pub async fn get_post(&self, id: &str) -> Response {

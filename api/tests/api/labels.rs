@@ -2,13 +2,13 @@
 //! finds it; bad pictures fail cleanly; a killed server finishes its jobs on restart.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use postagram_core::jobs::LabelJobQueue;
 use postagram_core::sqlite::SqliteStore;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::TestApp;
 
@@ -90,15 +90,7 @@ async fn a_real_photo_gets_real_labels_and_is_found_by_category() {
     assert!(none.is_empty());
     let text: Vec<Value> = app.list("/posts?q=cat").await;
     assert_eq!(text.len(), 1);
-    let metrics = app
-        .client
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("postagram_label_results_total{outcome=\"done\"} 1"),
         "{metrics}"
@@ -203,97 +195,23 @@ async fn bad_pictures_end_failed_with_a_reason_and_the_server_stays_healthy() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_binary(dir: &std::path::Path, port: u16, workers: usize) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_postagram-api"))
-        .env("POSTAGRAM_ADDR", format!("127.0.0.1:{port}"))
-        .env("POSTAGRAM_DATA_DIR", dir)
-        .env("POSTAGRAM_LABELER_WORKERS", workers.to_string())
-        .env("POSTAGRAM_MODEL_PATH", model_path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start postagram-api")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status() == StatusCode::OK {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server at {base} never became ready");
-}
-
 #[tokio::test]
 async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let model = model_path();
+    let model = model.to_str().unwrap();
     // Workers off: the job stays queued, as if the server died before labelling.
-    let mut server = start_binary(tmp.path(), port, 0);
-    wait_ready(&client, &base).await;
-    client
-        .post(format!("{base}/auth/signup"))
-        .json(&json!({"username": "alice", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap();
-    let token: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "alice", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
-    let post: Value = client
-        .post(format!("{base}/posts"))
-        .bearer_auth(&token)
-        .json(&json!({"title": "coffee", "body": "b"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let env = [
+        ("POSTAGRAM_LABELER_WORKERS", "0"),
+        ("POSTAGRAM_MODEL_PATH", model),
+    ];
+    let mut app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
+    let token = app.user("alice").await;
+    let post = app.new_post(&token, "coffee", "b").await;
     let id = post["id"].as_str().unwrap().to_string();
-    let signed: Value = client
-        .get(format!("{base}/signedUrlPut"))
-        .query(&[
-            ("filename", "coffee.png"),
-            ("filetype", "image/png"),
-            ("postId", id.as_str()),
-        ])
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let put = client
-        .put(signed["uploadURL"].as_str().unwrap())
-        .header("content-type", "image/png")
-        .body(photo("coffee.png"))
-        .send()
-        .await
-        .unwrap();
+    let (put, _) = app
+        .upload(&token, &id, "image/png", photo("coffee.png"))
+        .await;
     assert_eq!(put.status(), StatusCode::OK);
     // A worker takes the job (it is now `running`), then the process is killed hard.
     let store = SqliteStore::open(&tmp.path().join("postagram.db")).unwrap();
@@ -304,30 +222,15 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
         .expect("a queued job");
     assert_eq!(store.counts().await.unwrap().running, 1);
     drop(job);
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    app.process().kill().unwrap(); // SIGKILL
+    app.process().wait().unwrap();
 
-    let mut server = start_binary(tmp.path(), port, 1);
-    wait_ready(&client, &base).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let v = loop {
-        let v: Value = client
-            .get(format!("{base}/posts/{}", urlencoding::encode(&id)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["label_status"] != "pending" {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job never finished after restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let env = [
+        ("POSTAGRAM_LABELER_WORKERS", "1"),
+        ("POSTAGRAM_MODEL_PATH", model),
+    ];
+    let app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
+    let v = wait_labelled(&app, &id).await;
     assert_eq!(v["label_status"], "done", "{v}");
     let labels = names(&v);
     let unique: std::collections::HashSet<_> = labels.iter().collect();
@@ -344,15 +247,6 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     );
     let c = store.counts().await.unwrap();
     assert_eq!((c.pending, c.running, c.done, c.failed), (0, 0, 1, 0));
-    let all: Vec<Value> = client
-        .get(format!("{base}/posts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = app.list("/posts").await;
     assert_eq!(all.len(), 1, "nothing lost or duplicated");
-    server.kill().unwrap();
-    server.wait().unwrap();
 }

@@ -31,15 +31,7 @@ async fn metrics_count_requests_posts_uploads_and_jobs() {
         .await;
     assert_eq!(put.status(), StatusCode::OK);
     app.client.get(app.at("/posts")).send().await.unwrap();
-    let text = app
-        .client
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains("http_requests_total{method=\"GET\",route=\"/posts\",status=\"200\"} 1"),
         "{text}"
@@ -243,6 +235,15 @@ async fn openapi_lists_every_route_the_router_serves() {
     assert!(r.text().await.unwrap().contains("openapi.json"));
 }
 
+/// `http_requests_in_flight` from `/metrics`.
+async fn in_flight(app: &TestApp) -> i64 {
+    let text = app.metrics().await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("http_requests_in_flight "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no http_requests_in_flight in {text}"))
+}
+
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_uploads() {
     let app = TestApp::spawn().await;
@@ -276,7 +277,15 @@ async fn graceful_shutdown_finishes_in_flight_uploads() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stop only once the server is handling the upload (the scrape counts itself too).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while in_flight(&app).await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let data_dir = app.data_dir.clone();
     let tmp = app.stop().await; // returns only after the in-flight request finished
     let resp = upload.await.unwrap().unwrap();
