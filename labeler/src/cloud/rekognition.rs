@@ -1,7 +1,9 @@
 //! [`Detector`] on Amazon Rekognition `DetectLabels`.
 //!
 //! The picture bytes the pipeline already read are sent inline (`Image.Bytes`, up to
-//! 5 MB; the API's default upload limit is 20 MiB, so larger pictures end `failed`). Label
+//! 5 MB). Larger pictures (the API accepts 20 MiB by default: phone photos often pass
+//! 5 MB) are decoded with the local detector's guards and sent as a JPEG at most
+//! [`SHRINK_TO`] pixels on the longest side, which keeps every detail labels need. Label
 //! names are lower-cased; each label's parents ("Dog" → "Animal", "Pet") are kept as
 //! category labels with the child's confidence, like the local model's categories.
 
@@ -15,6 +17,35 @@ use crate::{DetectError, DetectOptions, Detector, Label};
 
 /// Largest inline picture Rekognition accepts.
 pub const MAX_INLINE_BYTES: usize = 5 * 1024 * 1024;
+/// Longest side, in pixels, of a picture re-encoded to fit inline (Rekognition
+/// recommends at least 640).
+pub const SHRINK_TO: u32 = 2048;
+
+/// What to send for `picture`: the bytes themselves when they fit inline, otherwise a
+/// JPEG (quality 90) of the picture, EXIF orientation applied, shrunk to at most
+/// [`SHRINK_TO`] pixels on its longest side. CPU-bound: call it off the async runtime.
+pub fn inline_picture(picture: bytes::Bytes) -> Result<bytes::Bytes, DetectError> {
+    if picture.len() <= MAX_INLINE_BYTES {
+        return Ok(picture);
+    }
+    let img = crate::preprocess::decode(&picture)?;
+    let img = if img.width().max(img.height()) > SHRINK_TO {
+        img.resize(SHRINK_TO, SHRINK_TO, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img.to_rgb8())
+        .map_err(|e| DetectError::Model(format!("cannot re-encode the picture: {e}")))?;
+    if out.len() > MAX_INLINE_BYTES {
+        return Err(DetectError::TooLarge(format!(
+            "{} bytes even as a {SHRINK_TO}-pixel JPEG; Rekognition accepts at most {MAX_INLINE_BYTES} inline",
+            out.len()
+        )));
+    }
+    Ok(bytes::Bytes::from(out))
+}
 
 /// Labels pictures with Rekognition.
 #[derive(Debug, Clone)]
@@ -66,12 +97,13 @@ pub fn to_labels(raw: &[(String, f32, Vec<String>)], opts: DetectOptions) -> Vec
 #[async_trait::async_trait]
 impl Detector for RekognitionDetector {
     async fn detect(&self, picture: bytes::Bytes) -> Result<Vec<Label>, DetectError> {
-        if picture.len() > MAX_INLINE_BYTES {
-            return Err(DetectError::TooLarge(format!(
-                "{} bytes; Rekognition accepts at most {MAX_INLINE_BYTES} inline",
-                picture.len()
-            )));
-        }
+        let picture = if picture.len() > MAX_INLINE_BYTES {
+            tokio::task::spawn_blocking(move || inline_picture(picture))
+                .await
+                .map_err(|e| DetectError::Model(format!("picture task failed: {e}")))??
+        } else {
+            picture
+        };
         let out = self
             .client
             .detect_labels()
@@ -115,6 +147,46 @@ impl Detector for RekognitionDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PNG of noise, which does not compress: `side`² × 3 bytes and a little more.
+    fn noise_png(width: u32, height: u32) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let img = image::RgbImage::from_fn(width, height, |_, _| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let [a, b, c, ..] = state.to_le_bytes();
+            image::Rgb([a, b, c])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .expect("encode png");
+        out
+    }
+
+    #[test]
+    fn small_pictures_go_as_they_are_large_ones_shrink_to_fit() {
+        let small = bytes::Bytes::from(noise_png(64, 48));
+        assert_eq!(inline_picture(small.clone()).expect("small"), small);
+
+        let big = noise_png(2600, 1000);
+        assert!(big.len() > MAX_INLINE_BYTES, "{} bytes", big.len());
+        let sent = inline_picture(bytes::Bytes::from(big)).expect("shrunk");
+        assert!(sent.len() <= MAX_INLINE_BYTES, "{} bytes", sent.len());
+        let img = image::load_from_memory(&sent).expect("a picture");
+        assert_eq!(
+            image::guess_format(&sent).expect("format"),
+            image::ImageFormat::Jpeg
+        );
+        assert_eq!((img.width(), img.height()), (SHRINK_TO, 788));
+
+        let not_a_picture = bytes::Bytes::from(vec![0u8; MAX_INLINE_BYTES + 1]);
+        assert!(matches!(
+            inline_picture(not_a_picture),
+            Err(DetectError::NotAnImage(_))
+        ));
+    }
 
     #[test]
     fn parents_become_categories() {
