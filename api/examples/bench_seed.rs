@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let key = object_key(user, post.id, "photo.jpg");
         store
-            .set_image(post.id, &key)
+            .set_image(post.id, &key, 1000)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let (fine, cat) = if i % 10 == 0 {

@@ -80,7 +80,7 @@ async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
     // a few labelled posts for ?label=
     for id in ids.iter().take(30) {
         let key = format!("x/{}/{}", id.uuid_str(), "0".repeat(40));
-        store.set_image(*id, &key).await.expect("image");
+        store.set_image(*id, &key, 1000).await.expect("image");
         store
             .set_labels(
                 *id,

@@ -77,6 +77,26 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+/// Now, in Unix milliseconds: the clock upload times and job times are recorded with.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The rule every backend applies in `set_image`: a picture is late when the post's
+/// current picture is a different one uploaded after it. Equal times are not late (the
+/// event processed last wins, as before upload times were recorded).
+pub fn is_late(
+    current_key: Option<&str>,
+    current_at_ms: Option<i64>,
+    key: &str,
+    uploaded_at_ms: i64,
+) -> bool {
+    match (current_key, current_at_ms) {
+        (Some(current), Some(at)) => current != key && at > uploaded_at_ms,
+        _ => false,
+    }
+}
+
 /// Posts and users, whatever the backend.
 #[async_trait]
 pub trait PostStore: Send + Sync + 'static {
@@ -92,9 +112,17 @@ pub trait PostStore: Send + Sync + 'static {
     async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError>;
     /// Deletes a post with its labels and label jobs; returns it, or `None` if unknown.
     async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError>;
-    /// Records that `object_key` is now the post's picture; its status becomes
-    /// `pending`. The embedded store enqueues the label job in the same transaction.
-    async fn set_image(&self, id: PostId, object_key: &str) -> Result<(), StoreError>;
+    /// Records that `object_key`, uploaded at `uploaded_at_ms` (Unix milliseconds), is now
+    /// the post's picture; its status becomes `pending`. The embedded store enqueues the
+    /// label job in the same transaction. Upload events can arrive out of order: when the
+    /// post's current picture is another one uploaded later, nothing changes and
+    /// `Ok(false)` is returned.
+    async fn set_image(
+        &self,
+        id: PostId,
+        object_key: &str,
+        uploaded_at_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Writes the labelling result of `object_key`. Idempotent: writing the same outcome
     /// twice leaves one copy; a result for a picture that is no longer the post's
     /// current one (or for a deleted post) is ignored and `Ok(false)` returned.

@@ -3,11 +3,23 @@
 
 use serde::Deserialize;
 
+/// One object of an `ObjectCreated` notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedObject {
+    /// The bucket.
+    pub bucket: String,
+    /// The URL-decoded key.
+    pub key: String,
+    /// When it was created (`eventTime`, Unix ms), if the record says; the order of
+    /// uploads, which their events' arrival order need not be.
+    pub uploaded_at_ms: Option<i64>,
+}
+
 /// What a notification asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum S3Notification {
-    /// Pictures were created: (bucket, URL-decoded key) of each.
-    Created(Vec<(String, String)>),
+    /// Pictures were created.
+    Created(Vec<CreatedObject>),
     /// `s3:TestEvent`, sent when a notification is configured: nothing to do.
     Test,
 }
@@ -29,6 +41,8 @@ struct Envelope {
 struct Record {
     #[serde(rename = "eventName", default)]
     event_name: String,
+    #[serde(rename = "eventTime", default)]
+    event_time: Option<String>,
     s3: S3Entity,
 }
 
@@ -72,7 +86,16 @@ pub fn parse(body: &str) -> Result<S3Notification, BadEvent> {
         {
             continue;
         }
-        out.push((r.s3.bucket.name, decode_key(&r.s3.object.key)?));
+        let uploaded_at_ms = r
+            .event_time
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis());
+        out.push(CreatedObject {
+            bucket: r.s3.bucket.name,
+            key: decode_key(&r.s3.object.key)?,
+            uploaded_at_ms,
+        });
     }
     Ok(S3Notification::Created(out))
 }
@@ -84,14 +107,24 @@ mod tests {
     #[test]
     fn parses_created_records_with_encoded_keys() {
         let body = r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put",
+            "eventTime":"2026-11-22T16:11:17.250Z",
             "s3":{"bucket":{"name":"pics"},"object":{"key":"alice/0190/abc+my%20cat%2B1.png","size":3}}},
+            {"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"pics"},"object":{"key":"b"}}},
             {"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"pics"},"object":{"key":"x"}}}]}"#;
         assert_eq!(
             parse(body),
-            Ok(S3Notification::Created(vec![(
-                "pics".into(),
-                "alice/0190/abc my cat+1.png".into()
-            )]))
+            Ok(S3Notification::Created(vec![
+                CreatedObject {
+                    bucket: "pics".into(),
+                    key: "alice/0190/abc my cat+1.png".into(),
+                    uploaded_at_ms: Some(1_795_363_877_250),
+                },
+                CreatedObject {
+                    bucket: "pics".into(),
+                    key: "b".into(),
+                    uploaded_at_ms: None,
+                },
+            ]))
         );
     }
 

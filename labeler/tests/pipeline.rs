@@ -102,7 +102,10 @@ async fn uploaded_post(w: &World) -> (PostId, String) {
         )
         .await
         .expect("put");
-    w.store.set_image(post.id, &key).await.expect("set image");
+    w.store
+        .set_image(post.id, &key, 1000)
+        .await
+        .expect("set image");
     (post.id, key)
 }
 
@@ -262,7 +265,10 @@ async fn a_job_for_a_replaced_picture_does_not_overwrite_the_new_one() {
         )
         .await
         .expect("put");
-    w.store.set_image(id, &new_key).await.expect("set image");
+    w.store
+        .set_image(id, &new_key, 2000)
+        .await
+        .expect("set image");
     let p = pipeline(&w, scripted(vec![Ok(labels())]), 5);
     p.process(old_job).await;
     let post = w.store.get_post(id).await.expect("get").expect("post");

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use postagram_core::keys::parse_object_key;
 use postagram_core::media::{ImageType, ACCEPTED};
 use postagram_core::signing::{now_unix, SignatureError, UrlSigner};
+use postagram_core::store::now_millis;
 use postagram_core::wire::ErrorBody;
 use serde::Deserialize;
 
@@ -146,7 +147,8 @@ pub async fn put_object(
     let etag = etag_of(&buf);
     let size = buf.len();
     state.blobs.put(&key, buf.into(), announced.mime()).await?;
-    state.store.set_image(post.id, &key).await?;
+    // The upload that finished last is the post's picture (false: a later one won).
+    state.store.set_image(post.id, &key, now_millis()).await?;
     state.label_wakeup.notify_one();
     state.metrics.uploads.inc();
     tracing::info!(user = %user, post = %post.id, bytes = size, "picture uploaded");

@@ -30,7 +30,7 @@ use crate::id::PostId;
 use crate::label::LabelStatus;
 use crate::model::{Post, User};
 use crate::store::{
-    LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE,
+    is_late, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE,
 };
 use crate::wire::NewPost;
 
@@ -241,11 +241,12 @@ impl DynamoStore {
             values.insert(":expect".into(), s(k));
         }
         let (set, remove, new_labels) = match &update {
-            LabelWrite::NewImage(k) => {
+            LabelWrite::NewImage(k, at) => {
                 values.insert(":k".into(), s(*k));
+                values.insert(":at".into(), AttributeValue::N(at.to_string()));
                 values.insert(":st".into(), s(LabelStatus::Pending.as_str()));
                 (
-                    "image_key = :k, label_status = :st",
+                    "image_key = :k, image_at = :at, label_status = :st",
                     "REMOVE label_error, labels, label_details",
                     Vec::new(),
                 )
@@ -381,8 +382,8 @@ impl DynamoStore {
 
 /// What a label write does.
 enum LabelWrite<'a> {
-    /// A new picture: status pending, labels cleared.
-    NewImage(&'a str),
+    /// A new picture (key, upload time in Unix ms): status pending, labels cleared.
+    NewImage(&'a str, i64),
     /// A labeller's result.
     Outcome(&'a LabelOutcome),
 }
@@ -590,17 +591,40 @@ impl PostStore for DynamoStore {
         ))
     }
 
-    async fn set_image(&self, id: PostId, object_key: &str) -> Result<(), StoreError> {
+    async fn set_image(
+        &self,
+        id: PostId,
+        object_key: &str,
+        uploaded_at_ms: i64,
+    ) -> Result<bool, StoreError> {
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Err(StoreError::NotFound(format!("post {id}")));
             };
             let post = post_from_item(&item)?;
+            // Decided on the revision the conditional write below is guarded by.
+            let current_at = item
+                .get("image_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok());
+            if is_late(
+                post.image_key.as_deref(),
+                current_at,
+                object_key,
+                uploaded_at_ms,
+            ) {
+                return Ok(false);
+            }
             if self
-                .write_labels(&post, rev_of(&item), None, LabelWrite::NewImage(object_key))
+                .write_labels(
+                    &post,
+                    rev_of(&item),
+                    None,
+                    LabelWrite::NewImage(object_key, uploaded_at_ms),
+                )
                 .await?
             {
-                return Ok(());
+                return Ok(true);
             }
         }
         Err(StoreError::Unavailable(

@@ -142,6 +142,4 @@ impl SqliteStore {
     }
 }
 
-pub(crate) fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub(crate) use crate::store::now_millis;

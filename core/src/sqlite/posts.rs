@@ -11,6 +11,7 @@ use super::{db_err, now_millis, SqliteStore};
 use crate::id::{parse_post_id, PostId};
 use crate::label::{Label, LabelStatus};
 use crate::model::{Post, User};
+use crate::store::is_late;
 use crate::store::{
     LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE,
 };
@@ -369,20 +370,32 @@ impl PostStore for SqliteStore {
         .await
     }
 
-    async fn set_image(&self, id: PostId, object_key: &str) -> Result<(), StoreError> {
+    async fn set_image(
+        &self,
+        id: PostId,
+        object_key: &str,
+        uploaded_at_ms: i64,
+    ) -> Result<bool, StoreError> {
         let key = object_key.to_string();
         self.write(move |conn| {
             let tx = conn.transaction().map_err(db_err)?;
-            let pk: Option<i64> = tx
-                .query_row("SELECT pk FROM posts WHERE id = ?1", [id.uuid_str()], |r| r.get(0))
+            let row: Option<(i64, Option<String>, Option<i64>)> = tx
+                .query_row(
+                    "SELECT pk, image_key, image_at FROM posts WHERE id = ?1",
+                    [id.uuid_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()
                 .map_err(db_err)?;
-            let Some(pk) = pk else {
+            let Some((pk, current, current_at)) = row else {
                 return Err(StoreError::NotFound(format!("post {id}")));
             };
+            if is_late(current.as_deref(), current_at, &key, uploaded_at_ms) {
+                return Ok(false);
+            }
             tx.execute(
-                "UPDATE posts SET image_key = ?2, label_status = 'pending', label_error = NULL WHERE pk = ?1",
-                params![pk, key],
+                "UPDATE posts SET image_key = ?2, image_at = ?3, label_status = 'pending', label_error = NULL WHERE pk = ?1",
+                params![pk, key, uploaded_at_ms],
             )
             .map_err(db_err)?;
             tx.execute("DELETE FROM post_labels WHERE post_pk = ?1", [pk]).map_err(db_err)?;
@@ -401,7 +414,8 @@ impl PostStore for SqliteStore {
                 params![pk, key, now],
             )
             .map_err(db_err)?;
-            tx.commit().map_err(db_err)
+            tx.commit().map_err(db_err)?;
+            Ok(true)
         })
         .await
     }

@@ -49,6 +49,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX label_jobs_ready ON label_jobs(state, available_at, id);
     CREATE INDEX label_jobs_by_post ON label_jobs(post_pk);
     "#,
+    // 2: when the current picture was uploaded (Unix ms), so late events cannot replace
+    // a newer picture.
+    r#"
+    ALTER TABLE posts ADD COLUMN image_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -70,4 +75,39 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
         tx.commit()?;
     }
     Ok(SCHEMA_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by the first release (schema 1) is upgraded in place: its rows
+    /// stay, the new column is there and empty, and migrating again changes nothing.
+    #[test]
+    fn a_version_1_database_is_upgraded_in_place() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(MIGRATIONS[0]).expect("schema 1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO users VALUES ('alice', 'x', '2026-01-01T00:00:00Z');
+             INSERT INTO posts (id, user, title, body, image_key, label_status, created_at)
+             VALUES ('p1', 'alice', 't', 'b', 'alice/p1/k.png', 'done', '2026-01-01T00:00:00Z');",
+        )
+        .expect("rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), SCHEMA_VERSION);
+        let (key, at): (String, Option<i64>) = conn
+            .query_row(
+                "SELECT image_key, image_at FROM posts WHERE id = 'p1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row");
+        assert_eq!((key.as_str(), at), ("alice/p1/k.png", None));
+        assert_eq!(migrate(&mut conn).expect("again"), SCHEMA_VERSION);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version as usize, SCHEMA_VERSION);
+    }
 }

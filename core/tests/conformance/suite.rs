@@ -232,13 +232,16 @@ pub async fn labels_flow(store: Store, _caps: Caps) {
         .await
         .expect("set labels");
     assert!(!stale);
-    let missing = store.set_image(PostId::new(), "x/y/z").await;
+    let missing = store.set_image(PostId::new(), "x/y/z", 1000).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"
     );
 
-    store.set_image(a.id, &key_a).await.expect("set image");
+    store
+        .set_image(a.id, &key_a, 2000)
+        .await
+        .expect("set image");
     let got = store.get_post(a.id).await.expect("get").expect("exists");
     assert_eq!(got.label_status, LabelStatus::Pending);
     assert_eq!(got.image_key.as_deref(), Some(key_a.as_str()));
@@ -268,7 +271,10 @@ pub async fn labels_flow(store: Store, _caps: Caps) {
         .await
         .expect("set labels"));
 
-    store.set_image(b.id, &key_b).await.expect("set image");
+    store
+        .set_image(b.id, &key_b, 3000)
+        .await
+        .expect("set image");
     store
         .set_labels(
             b.id,
@@ -321,7 +327,10 @@ pub async fn labels_flow(store: Store, _caps: Caps) {
 
     // a new picture clears the old labels and their index entries
     let key_a2 = format!("alice/{}/{}dog.png", a.id.uuid_str(), "2".repeat(32));
-    store.set_image(a.id, &key_a2).await.expect("set image");
+    store
+        .set_image(a.id, &key_a2, 4000)
+        .await
+        .expect("set image");
     let got = store.get_post(a.id).await.expect("get").expect("exists");
     assert_eq!(got.label_status, LabelStatus::Pending);
     assert!(got.labels.is_empty());
@@ -347,12 +356,73 @@ pub async fn labels_flow(store: Store, _caps: Caps) {
     assert_eq!(untouched.label_status, LabelStatus::None);
 }
 
+/// Upload events can arrive out of order: a picture uploaded before the post's current
+/// one never replaces it; the current picture recorded again, or one uploaded at the same
+/// millisecond or later, does.
+pub async fn late_pictures_do_not_replace_newer_ones(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    let a = post(&store, "alice", "two uploads").await;
+    let older = format!("alice/{}/{}first.png", a.id.uuid_str(), "1".repeat(32));
+    let newer = format!("alice/{}/{}second.png", a.id.uuid_str(), "2".repeat(32));
+    assert!(store
+        .set_image(a.id, &newer, 2_000)
+        .await
+        .expect("set image"));
+    assert!(
+        !store
+            .set_image(a.id, &older, 1_000)
+            .await
+            .expect("set image"),
+        "the late, older picture is refused"
+    );
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.image_key.as_deref(), Some(newer.as_str()));
+    assert_eq!(got.label_status, LabelStatus::Pending);
+    // the newer picture's labels survive another late event of the older one
+    store
+        .set_labels(
+            a.id,
+            &newer,
+            LabelOutcome::Labelled(vec![label("cat", 90.0)]),
+        )
+        .await
+        .expect("set labels");
+    assert!(!store
+        .set_image(a.id, &older, 1_999)
+        .await
+        .expect("set image"));
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.label_status, LabelStatus::Done);
+    assert_eq!(got.labels.len(), 1);
+    assert_eq!(
+        titles(
+            &store,
+            ListQuery {
+                label: Some("cat".into()),
+                ..q()
+            }
+        )
+        .await,
+        ["two uploads"]
+    );
+    // same millisecond: the event processed last wins
+    assert!(store
+        .set_image(a.id, &older, 2_000)
+        .await
+        .expect("set image"));
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(got.image_key.as_deref(), Some(older.as_str()));
+    assert!(got.labels.is_empty());
+    // the current picture again is recorded whatever its time
+    assert!(store.set_image(a.id, &older, 5).await.expect("set image"));
+}
+
 pub async fn delete_removes_everything(store: Store, _caps: Caps) {
     user(&store, "alice").await;
     let a = post(&store, "alice", "to delete").await;
     let keep = post(&store, "alice", "to keep").await;
     let key = format!("alice/{}/{}cat.png", a.id.uuid_str(), "0".repeat(32));
-    store.set_image(a.id, &key).await.expect("set image");
+    store.set_image(a.id, &key, 5000).await.expect("set image");
     store
         .set_labels(a.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
         .await
@@ -381,7 +451,7 @@ pub async fn delete_removes_everything(store: Store, _caps: Caps) {
         .await
         .expect("set labels"));
     assert!(matches!(
-        store.set_image(a.id, &key).await,
+        store.set_image(a.id, &key, 6000).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(store.get_post(keep.id).await.expect("get").is_some());
@@ -428,7 +498,8 @@ pub async fn text_search_or_unsupported(store: Store, caps: Caps) {
 macro_rules! conformance_suite {
     ($make:path, $caps:expr) => {
         $crate::conformance_suite!(@t $make, $caps; users_are_unique posts_round_trip
-            lists_newest_first_with_cursors labels_flow delete_removes_everything
+            lists_newest_first_with_cursors labels_flow late_pictures_do_not_replace_newer_ones
+            delete_removes_everything
             text_search_or_unsupported);
     };
     (@t $make:path, $caps:expr; $($name:ident)*) => {

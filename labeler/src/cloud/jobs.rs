@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use postagram_core::jobs::{JobCounts, LabelJob, LabelJobQueue};
 use postagram_core::keys::parse_object_key;
-use postagram_core::store::{LabelOutcome, PostStore, StoreError};
+use postagram_core::store::{now_millis, LabelOutcome, PostStore, StoreError};
 use postagram_core::LabelStatus;
 
+use crate::events::CreatedObject;
 use crate::pipeline::{JobOutcome, Pipeline};
 
 /// Turns an uploaded object into a label job: recovers user and post from the key, checks
@@ -18,13 +19,15 @@ use crate::pipeline::{JobOutcome, Pipeline};
 /// (`set_image`: status `pending`) unless it already is its current picture.
 ///
 /// `Ok(None)` when there is nothing to do: a key that is not a picture key, a deleted
-/// post, or a picture already labelled (a redelivered event).
+/// post, a picture already labelled (a redelivered event), or one uploaded before the
+/// post's current picture (events arriving out of order).
 pub async fn prepare(
     store: &dyn PostStore,
-    key: &str,
+    object: &CreatedObject,
     handle: String,
     attempts: u32,
 ) -> Result<Option<LabelJob>, StoreError> {
+    let key = object.key.as_str();
     let Some((user, post_id)) = parse_object_key(key) else {
         tracing::warn!(key, "ignoring an object that is not a picture key");
         return Ok(None);
@@ -43,7 +46,15 @@ pub async fn prepare(
             return Ok(None);
         }
     } else {
-        store.set_image(post_id, key).await?;
+        // An event without a time counts as uploaded now.
+        let uploaded_at = object.uploaded_at_ms.unwrap_or_else(now_millis);
+        if !store.set_image(post_id, key, uploaded_at).await? {
+            tracing::info!(
+                key,
+                "ignoring a picture replaced by one uploaded later (late event)"
+            );
+            return Ok(None);
+        }
     }
     Ok(Some(LabelJob {
         handle,
@@ -112,11 +123,11 @@ pub struct RetryLater(pub String);
 pub async fn label_records(
     store: &dyn PostStore,
     pipeline: &Pipeline,
-    records: Vec<(String, String)>,
+    records: Vec<CreatedObject>,
 ) -> Result<Labelled, RetryLater> {
     let mut done = Labelled::default();
-    for (_bucket, key) in records {
-        let job = match prepare(store, &key, "event".into(), 1).await {
+    for object in records {
+        let job = match prepare(store, &object, "event".into(), 1).await {
             Ok(Some(job)) => job,
             Ok(None) => continue,
             Err(e) => return Err(RetryLater(e.to_string())),
@@ -128,4 +139,67 @@ pub async fn label_records(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use postagram_core::keys::object_key;
+    use postagram_core::sqlite::SqliteStore;
+    use postagram_core::store::NewUser;
+    use postagram_core::wire::NewPost;
+
+    use super::*;
+
+    fn created(key: &str, at: Option<i64>) -> CreatedObject {
+        CreatedObject {
+            bucket: "pictures".into(),
+            key: key.into(),
+            uploaded_at_ms: at,
+        }
+    }
+
+    /// Two uploads to one post whose events arrive newest first: the late event of the
+    /// older picture makes no job and leaves the newer picture in place.
+    #[tokio::test]
+    async fn a_late_event_for_an_older_picture_is_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("p.db")).expect("open");
+        store
+            .create_user(NewUser {
+                username: "alice".into(),
+                password_hash: "x".into(),
+            })
+            .await
+            .expect("user");
+        let post = store
+            .create_post(
+                "alice",
+                NewPost {
+                    title: "t".into(),
+                    body: "b".into(),
+                },
+            )
+            .await
+            .expect("post");
+        let older = object_key("alice", post.id, "first.png");
+        let newer = object_key("alice", post.id, "second.png");
+        let t = now_millis();
+        let job = prepare(&store, &created(&newer, Some(t)), "h1".into(), 1)
+            .await
+            .expect("prepare")
+            .expect("a job for the newer picture");
+        assert_eq!(job.object_key, newer);
+        let late = prepare(&store, &created(&older, Some(t - 1500)), "h2".into(), 1)
+            .await
+            .expect("prepare");
+        assert!(late.is_none(), "no job for the late, older picture");
+        let got = store.get_post(post.id).await.expect("get").expect("post");
+        assert_eq!(got.image_key.as_deref(), Some(newer.as_str()));
+        // an event without a time counts as uploaded now: it is the newest
+        let third = object_key("alice", post.id, "third.png");
+        assert!(prepare(&store, &created(&third, None), "h3".into(), 1)
+            .await
+            .expect("prepare")
+            .is_some());
+    }
 }

@@ -129,8 +129,8 @@ impl SqsJobQueue {
             };
             let mut mine = Vec::new();
             let mut failed = None;
-            for (_bucket, key) in records {
-                match prepare(&*self.store, &key, receipt.clone(), attempts).await {
+            for object in records {
+                match prepare(&*self.store, &object, receipt.clone(), attempts).await {
                     Ok(Some(job)) => mine.push(job),
                     Ok(None) => {}
                     Err(e) => {
