@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # API benchmark (issue: foundation). Seeds 10 000 posts, then measures with wrk
-# (64 connections, 20 s, best-of-N median) GET /posts?limit=20, GET /posts?label=dog and
-# authenticated POST /posts, plus the minimal axum JSON handler as the ceiling, in the
-# same run. Reports requests/s, p50, p99, each as a ratio of the ceiling, the API's
+# (64 connections, 20 s, best-of-N median) GET /posts?limit=20, GET /posts?label=dog,
+# authenticated POST /posts and the label filter again while another client keeps
+# posting (~30 posts/s, measured), plus the minimal axum JSON handler as the ceiling, in
+# the same run. Reports requests/s, p50, p99, each as a ratio of the ceiling, the API's
 # peak and idle RSS, and the time from start to ready.
 #
 # Usage: bench/api.sh [RUNS] [DURATION]     (defaults: 3 runs of 20s)
@@ -20,7 +21,8 @@ cargo build --release --quiet -p postagram-api --bin postagram-api --example ben
 T="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 OUT="$ROOT/bench/out"; mkdir -p "$OUT"
 DATA="$(mktemp -d)"
-trap 'kill $API_PID $CEIL_PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+WRITER_PID=
+trap 'kill $API_PID $CEIL_PID $WRITER_PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 "$T/examples/bench_seed" "$DATA" 10000
 
 PORT=18181; CPORT=18182
@@ -59,6 +61,20 @@ ceiling=$(run ceiling "http://127.0.0.1:$CPORT/posts")
 list=$(run list "http://127.0.0.1:$PORT/posts?limit=20")
 label=$(run label "http://127.0.0.1:$PORT/posts?label=dog&limit=20")
 create=$(run create "http://127.0.0.1:$PORT/posts" "$ROOT/bench/post.lua")
+# Reads while someone writes: every new post invalidates the cached answers.
+writer() {
+    while :; do
+        curl -s -o /dev/null -X POST "http://127.0.0.1:$PORT/posts" -H "authorization: Bearer $TOKEN" \
+            -H 'content-type: application/json' -d '{"title":"while reading","body":"a write"}'
+        sleep 0.02
+    done
+}
+posts_now() { sqlite3 "$DATA/postagram.db" 'SELECT count(*) FROM posts'; }
+w_before=$(posts_now); w_start=$(date +%s%N)
+writer & WRITER_PID=$!
+label_w=$(run label-writes "http://127.0.0.1:$PORT/posts?label=dog&limit=20")
+kill $WRITER_PID; wait $WRITER_PID 2>/dev/null || true
+write_rate=$(awk -v n=$(( $(posts_now) - w_before )) -v ns=$(( $(date +%s%N) - w_start )) 'BEGIN{printf "%.0f", n / (ns / 1e9)}')
 peak_rss_kb=$(awk '/VmHWM/{print $2}' /proc/$API_PID/status)
 
 c_rps=$(echo "$ceiling" | cut -d' ' -f1)
@@ -74,6 +90,7 @@ row() { echo "$2" | awk -v name="$1" -v c="$c_rps" '{printf "| %s | %.0f | %.2f 
     row "GET /posts?limit=20" "$list"
     row "GET /posts?label=dog&limit=20" "$label"
     row "POST /posts (authenticated)" "$create"
+    row "GET /posts?label=dog&limit=20 while another client posts ($write_rate/s)" "$label_w"
     echo
     echo "API process: ready ${ready_ms} ms after start; idle RSS $((idle_rss_kb / 1024)) MB; peak RSS $((peak_rss_kb / 1024)) MB."
 } | tee "$OUT/api.md"

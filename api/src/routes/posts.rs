@@ -1,7 +1,7 @@
 //! `/posts`: create, list (filters, cursor pages, ETag), get, delete.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, Request, State};
@@ -39,12 +39,56 @@ struct CachedList {
 /// Rendered list answers keyed by the raw query string, valid while the store's
 /// generation is unchanged (embedded store only: every writer is in this process). Only
 /// answers to valid queries are stored, so a hit skips parsing the query too.
+///
+/// After a write invalidates the answers, the readers of one query wait for a single
+/// one of them to run it (`gate`) instead of all running it at once.
 #[derive(Default)]
 pub struct ListCache {
     entries: RwLock<HashMap<String, Arc<CachedList>>>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ListCache {
+    /// The lock that lets one request at a time compute the answer for `key`.
+    fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = gates.get(key) {
+            return g.clone();
+        }
+        if gates.len() >= CACHE_MAX_ENTRIES {
+            // Only gates someone is holding or waiting for are worth keeping.
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        let g = Arc::new(tokio::sync::Mutex::new(()));
+        gates.insert(key.to_string(), g.clone());
+        g
+    }
+
+    /// The answer for `key` at the store's current `generation`: cached, or made by
+    /// `compute` and cached. Concurrent callers for one key wait for a single `compute`.
+    async fn get_or_compute<G, F, Fut>(
+        &self,
+        key: &str,
+        generation: G,
+        compute: F,
+    ) -> ApiResult<Arc<CachedList>>
+    where
+        G: Fn() -> u64,
+        F: FnOnce(u64) -> Fut,
+        Fut: std::future::Future<Output = ApiResult<Arc<CachedList>>>,
+    {
+        let gate = self.gate(key);
+        let _computing = gate.lock().await;
+        // Read after waiting: whoever held the gate may have just cached the answer.
+        let g = generation();
+        if let Some(hit) = self.get(key, g) {
+            return Ok(hit);
+        }
+        let answer = compute(g).await?;
+        self.put(key, answer.clone());
+        Ok(answer)
+    }
+
     fn get(&self, key: &str, generation: u64) -> Option<Arc<CachedList>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
@@ -143,8 +187,7 @@ fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
 pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
     let (headers, uri) = (req.headers(), req.uri());
     let cache_key = uri.query().unwrap_or_default();
-    let generation = state.store.generation();
-    if let Some(g) = generation {
+    if let Some(g) = state.store.generation() {
         if let Some(hit) = state.list_cache.get(cache_key, g) {
             return Ok(list_response(headers, &hit));
         }
@@ -169,15 +212,33 @@ pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Resp
         limit,
         cursor: non_empty(params.cursor),
     };
-    let page = state.store.list_posts(&query).await?;
+    let answer = if state.store.generation().is_some() {
+        let generation = || state.store.generation().unwrap_or(0);
+        state
+            .list_cache
+            .get_or_compute(cache_key, generation, |g| render(&state, &query, g))
+            .await?
+    } else {
+        render(&state, &query, 0).await?
+    };
+    Ok(list_response(headers, &answer))
+}
+
+/// Runs a list query and renders its answer: body, `ETag` and `Link`.
+async fn render(
+    state: &AppState,
+    query: &ListQuery,
+    generation: u64,
+) -> ApiResult<Arc<CachedList>> {
+    let page = state.store.list_posts(query).await?;
     let mut views = Vec::with_capacity(page.posts.len());
     for post in &page.posts {
-        views.push(view(&state, post).await?);
+        views.push(view(state, post).await?);
     }
     let body =
         Bytes::from(serde_json::to_vec(&views).map_err(|e| ApiError::Internal(e.to_string()))?);
     let link = page.next_cursor.map(|cursor| {
-        let mut q = vec![format!("limit={limit}")];
+        let mut q = vec![format!("limit={}", query.limit)];
         for (k, v) in [
             ("user", &query.user),
             ("label", &query.label),
@@ -190,18 +251,14 @@ pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Resp
         q.push(format!("cursor={}", urlencoding::encode(&cursor)));
         format!("<{}/posts?{}>; rel=\"next\"", state.public_url, q.join("&"))
     });
-    let cached = Arc::new(CachedList {
-        generation: generation.unwrap_or(0),
+    Ok(Arc::new(CachedList {
+        generation,
         at: Instant::now(),
         etag: HeaderValue::from_str(&etag_of(&body))
             .map_err(|e| ApiError::Internal(e.to_string()))?,
         link: link.and_then(|l| HeaderValue::from_str(&l).ok()),
         body,
-    });
-    if generation.is_some() {
-        state.list_cache.put(cache_key, cached.clone());
-    }
-    Ok(list_response(headers, &cached))
+    }))
 }
 
 /// Creates a post for the signed-in user.
@@ -296,4 +353,82 @@ pub async fn delete(
     state.store.delete_post(id).await?;
     tracing::info!(user = %user, post = %id, pictures = removed, "post deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn answer(generation: u64, body: &'static str) -> Arc<CachedList> {
+        Arc::new(CachedList {
+            generation,
+            at: Instant::now(),
+            body: Bytes::from_static(body.as_bytes()),
+            etag: HeaderValue::from_static("\"e\""),
+            link: None,
+        })
+    }
+
+    /// Sixteen readers miss the cache at once: one runs the query, the others get its
+    /// answer; a new generation runs it again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_misses_run_the_query_once() {
+        let cache = Arc::new(ListCache::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let generation = Arc::new(AtomicUsize::new(1));
+        let ask = |cache: Arc<ListCache>, runs: Arc<AtomicUsize>, generation: Arc<AtomicUsize>| async move {
+            cache
+                .get_or_compute(
+                    "limit=20",
+                    || generation.load(Ordering::SeqCst) as u64,
+                    |g| async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok(answer(g, "[]"))
+                    },
+                )
+                .await
+                .expect("answer")
+        };
+        let tasks: Vec<_> = (0..16)
+            .map(|_| tokio::spawn(ask(cache.clone(), runs.clone(), generation.clone())))
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("join").body, Bytes::from_static(b"[]"));
+        }
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "one query for sixteen readers"
+        );
+        generation.store(2, Ordering::SeqCst);
+        let again = ask(cache.clone(), runs.clone(), generation.clone()).await;
+        assert_eq!(again.generation, 2);
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "a write means one new query"
+        );
+    }
+
+    /// A failed query is not cached, and the next reader tries again.
+    #[tokio::test]
+    async fn errors_are_not_cached() {
+        let cache = ListCache::default();
+        let failed = cache
+            .get_or_compute(
+                "q=x",
+                || 1,
+                |_| async { Err(ApiError::Internal("store down".into())) },
+            )
+            .await;
+        assert!(failed.is_err());
+        let ok = cache
+            .get_or_compute("q=x", || 1, |g| async move { Ok(answer(g, "[1]")) })
+            .await
+            .expect("answer");
+        assert_eq!(ok.body, Bytes::from_static(b"[1]"));
+    }
 }
