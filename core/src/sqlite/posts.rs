@@ -20,6 +20,51 @@ use crate::wire::NewPost;
 const POST_COLUMNS: &str =
     "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at";
 
+/// The `SELECT` of one page of posts, newest first, and its arguments. With a label it
+/// walks that label's `post_labels_feed` index (name, post id) in order, so a page costs
+/// the same however many posts carry the label.
+pub(crate) fn list_sql(
+    label: Option<&str>,
+    user: Option<&str>,
+    fts: Option<&str>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> (String, Vec<String>) {
+    let mut args: Vec<String> = Vec::new();
+    let (mut sql, order) = match label {
+        Some(label) => {
+            args.push(label.trim().to_lowercase());
+            (
+                format!(
+                    "SELECT {POST_COLUMNS} FROM post_labels l JOIN posts p ON p.pk = l.post_pk WHERE l.name = ?1"
+                ),
+                "l.post_id",
+            )
+        }
+        None => (
+            format!("SELECT {POST_COLUMNS} FROM posts p WHERE 1 = 1"),
+            "p.id",
+        ),
+    };
+    if let Some(user) = user {
+        args.push(user.to_string());
+        sql.push_str(&format!(" AND p.user = ?{}", args.len()));
+    }
+    if let Some(fts) = fts {
+        args.push(fts.to_string());
+        sql.push_str(&format!(
+            " AND p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?{})",
+            args.len()
+        ));
+    }
+    if let Some(c) = cursor {
+        args.push(c.to_string());
+        sql.push_str(&format!(" AND {order} < ?{}", args.len()));
+    }
+    sql.push_str(&format!(" ORDER BY {order} DESC LIMIT {}", limit + 1));
+    (sql, args)
+}
+
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -139,7 +184,10 @@ pub(crate) fn write_outcome(
         LabelOutcome::Labelled(labels) => {
             let mut seen = std::collections::HashSet::new();
             let mut stmt = tx
-                .prepare_cached("INSERT INTO post_labels (post_pk, rank, name, confidence) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT INTO post_labels (post_pk, rank, name, confidence, post_id)
+                     VALUES (?1, ?2, ?3, ?4, (SELECT id FROM posts WHERE pk = ?1))",
+                )
                 .map_err(db_err)?;
             let mut names = Vec::new();
             for (rank, l) in labels.iter().enumerate() {
@@ -303,31 +351,13 @@ impl PostStore for SqliteStore {
             None => None,
         };
         self.read(move |conn| {
-            let mut sql = format!("SELECT {POST_COLUMNS} FROM posts p WHERE 1 = 1");
-            let mut args: Vec<String> = Vec::new();
-            if let Some(user) = &query.user {
-                args.push(user.clone());
-                sql.push_str(&format!(" AND p.user = ?{}", args.len()));
-            }
-            if let Some(label) = &query.label {
-                args.push(label.trim().to_lowercase());
-                sql.push_str(&format!(
-                    " AND p.pk IN (SELECT post_pk FROM post_labels WHERE name = ?{})",
-                    args.len()
-                ));
-            }
-            if let Some(text) = &text {
-                args.push(text.clone());
-                sql.push_str(&format!(
-                    " AND p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?{})",
-                    args.len()
-                ));
-            }
-            if let Some(c) = &cursor {
-                args.push(c.clone());
-                sql.push_str(&format!(" AND p.id < ?{}", args.len()));
-            }
-            sql.push_str(&format!(" ORDER BY p.id DESC LIMIT {}", limit + 1));
+            let (sql, args) = list_sql(
+                query.label.as_deref(),
+                query.user.as_deref(),
+                text.as_deref(),
+                cursor.as_deref(),
+                limit,
+            );
             let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
             let mut raws = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), raw_post)

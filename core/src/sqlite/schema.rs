@@ -54,6 +54,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE posts ADD COLUMN image_at INTEGER;
     "#,
+    // 3: the post id beside each label, indexed with the name, so a label filter walks
+    // one label's posts newest first instead of reading and sorting all of them.
+    r#"
+    ALTER TABLE post_labels ADD COLUMN post_id TEXT;
+    UPDATE post_labels SET post_id = (SELECT id FROM posts WHERE posts.pk = post_labels.post_pk);
+    CREATE INDEX post_labels_feed ON post_labels(name, post_id);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -82,7 +89,8 @@ mod tests {
     use super::*;
 
     /// A database written by the first release (schema 1) is upgraded in place: its rows
-    /// stay, the new column is there and empty, and migrating again changes nothing.
+    /// stay, new columns are there (filled where they can be), and migrating again changes
+    /// nothing.
     #[test]
     fn a_version_1_database_is_upgraded_in_place() {
         let mut conn = Connection::open_in_memory().expect("open");
@@ -92,7 +100,9 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO users VALUES ('alice', 'x', '2026-01-01T00:00:00Z');
              INSERT INTO posts (id, user, title, body, image_key, label_status, created_at)
-             VALUES ('p1', 'alice', 't', 'b', 'alice/p1/k.png', 'done', '2026-01-01T00:00:00Z');",
+             VALUES ('p1', 'alice', 't', 'b', 'alice/p1/k.png', 'done', '2026-01-01T00:00:00Z');
+             INSERT INTO post_labels (post_pk, rank, name, confidence)
+             VALUES ((SELECT pk FROM posts WHERE id = 'p1'), 0, 'cat', 90.0);",
         )
         .expect("rows");
         assert_eq!(migrate(&mut conn).expect("migrate"), SCHEMA_VERSION);
@@ -104,10 +114,48 @@ mod tests {
             )
             .expect("row");
         assert_eq!((key.as_str(), at), ("alice/p1/k.png", None));
+        let label_post: String = conn
+            .query_row(
+                "SELECT post_id FROM post_labels WHERE name = 'cat'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("label row");
+        assert_eq!(label_post, "p1", "existing labels learn their post id");
         assert_eq!(migrate(&mut conn).expect("again"), SCHEMA_VERSION);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version as usize, SCHEMA_VERSION);
+    }
+
+    /// A label filter walks the label's index in order: no sort of all its posts.
+    #[test]
+    fn label_pages_use_the_label_index_without_sorting() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn).expect("migrate");
+        for (label, user, cursor) in [
+            (Some("dog"), None, None),
+            (Some("dog"), Some("alice"), Some("0190")),
+            (None, None, Some("0190")),
+            (None, Some("alice"), None),
+        ] {
+            let (sql, args) = crate::sqlite::posts::list_sql(label, user, None, cursor, 20);
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("plan rows");
+            let plan = plan.join("\n");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
+            if label.is_some() {
+                assert!(plan.contains("post_labels_feed"), "{sql}\n{plan}");
+            }
+        }
     }
 }
