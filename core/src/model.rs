@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::id::PostId;
 use crate::label::{Label, LabelStatus};
-use crate::wire::{PostView, UserView};
+use crate::wire::{NewPost, PostView, UserView};
 
 /// A stored post.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,21 @@ pub struct Post {
 }
 
 impl Post {
+    /// A post as it is created: no picture, no labels yet.
+    pub fn new(id: PostId, user: String, post: NewPost, created_at: DateTime<Utc>) -> Post {
+        Post {
+            id,
+            user,
+            title: post.title,
+            body: post.body,
+            image_key: None,
+            labels: Vec::new(),
+            label_status: LabelStatus::None,
+            label_error: None,
+            created_at,
+        }
+    }
+
     /// The wire form, given the presigned GET URL of the picture (if any).
     pub fn to_view(&self, image_url: Option<String>) -> PostView {
         let labelled = matches!(self.label_status, LabelStatus::Done);

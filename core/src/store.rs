@@ -1,6 +1,7 @@
 //! The post store: one trait, one embedded (SQLite) and one cloud (DynamoDB) backend.
 
 use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::id::PostId;
 use crate::label::Label;
@@ -75,6 +76,24 @@ pub struct NewUser {
     pub username: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+}
+
+/// How every store writes times: RFC 3339, UTC, milliseconds.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads a time written by [`fmt_time`].
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("bad timestamp `{s}`")))
+}
+
+/// Now, at the precision stores keep, so a record returned by a create equals the one
+/// read back later.
+pub fn stored_now() -> Result<DateTime<Utc>, StoreError> {
+    parse_time(&fmt_time(Utc::now()))
 }
 
 /// Now, in Unix milliseconds: the clock upload times and job times are recorded with.

@@ -20,7 +20,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::cursor;
@@ -30,7 +29,8 @@ use crate::id::PostId;
 use crate::label::LabelStatus;
 use crate::model::{Post, User};
 use crate::store::{
-    is_late, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE,
+    is_late, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError,
+    DEFAULT_PAGE, MAX_PAGE,
 };
 use crate::wire::NewPost;
 
@@ -411,13 +411,10 @@ fn page_of(mut posts: Vec<Post>, limit: usize) -> Page {
 #[async_trait]
 impl PostStore for DynamoStore {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
-        let created_at = chrono::DateTime::parse_from_rfc3339(&fmt_time(Utc::now()))
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let record = User {
             username: user.username,
             password_hash: user.password_hash,
-            created_at,
+            created_at: stored_now()?,
         };
         let res = self
             .client
@@ -453,20 +450,7 @@ impl PostStore for DynamoStore {
     }
 
     async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError> {
-        let created_at = chrono::DateTime::parse_from_rfc3339(&fmt_time(Utc::now()))
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let record = Post {
-            id: PostId::new(),
-            user: user.to_string(),
-            title: post.title,
-            body: post.body,
-            image_key: None,
-            labels: Vec::new(),
-            label_status: LabelStatus::None,
-            label_error: None,
-            created_at,
-        };
+        let record = Post::new(PostId::new(), user.to_string(), post, stored_now()?);
         let check = ConditionCheck::builder()
             .table_name(&*self.table)
             .set_key(Some(profile_key(user)))

@@ -11,13 +11,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use crate::id::PostId;
 use crate::label::{Label, LabelStatus};
 use crate::model::{Post, User};
-use crate::store::StoreError;
+use crate::store::{fmt_time, parse_time, StoreError};
 
 /// An item as the SDK sees it.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -78,16 +77,6 @@ pub(crate) fn id_key(id: Uuid) -> Item {
 
 pub(crate) fn label_key(label: &str, id: Uuid) -> Item {
     key(label_pk(label), post_sk(id))
-}
-
-pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_time(v: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::Corrupt(format!("bad timestamp `{v}`")))
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {

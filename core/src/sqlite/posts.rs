@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::search::{decode_cursor, encode_cursor, fts_query};
@@ -11,9 +11,9 @@ use super::{db_err, now_millis, SqliteStore};
 use crate::id::{parse_post_id, PostId};
 use crate::label::{Label, LabelStatus};
 use crate::model::{Post, User};
-use crate::store::is_late;
 use crate::store::{
-    LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError, DEFAULT_PAGE, MAX_PAGE,
+    fmt_time, is_late, parse_time, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore,
+    StoreError, DEFAULT_PAGE, MAX_PAGE,
 };
 use crate::wire::NewPost;
 
@@ -63,16 +63,6 @@ pub(crate) fn list_sql(
     }
     sql.push_str(&format!(" ORDER BY {order} DESC LIMIT {}", limit + 1));
     (sql, args)
-}
-
-fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::Corrupt(format!("bad timestamp `{s}`")))
-}
-
-fn fmt_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A post row before its labels are attached.
@@ -274,48 +264,37 @@ impl PostStore for SqliteStore {
     async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError> {
         let user = user.to_string();
         self.write(move |conn| {
-            let id = PostId::new();
-            let created_at = Utc::now();
+            let created = Post::new(PostId::new(), user, post, stored_now()?);
             let tx = conn.transaction().map_err(db_err)?;
             let exists: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
-                    [&user],
+                    [&created.user],
                     |r| r.get(0),
                 )
                 .map_err(db_err)?;
             if !exists {
-                return Err(StoreError::NotFound(format!("user `{user}`")));
+                return Err(StoreError::NotFound(format!("user `{}`", created.user)));
             }
             tx.execute(
                 "INSERT INTO posts (id, user, title, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
-                    id.uuid_str(),
-                    user,
-                    post.title,
-                    post.body,
-                    fmt_time(created_at)
+                    created.id.uuid_str(),
+                    created.user,
+                    created.title,
+                    created.body,
+                    fmt_time(created.created_at)
                 ],
             )
             .map_err(db_err)?;
             let pk = tx.last_insert_rowid();
             tx.execute(
                 "INSERT INTO posts_fts (rowid, title, body, labels) VALUES (?1, ?2, ?3, '')",
-                params![pk, post.title, post.body],
+                params![pk, created.title, created.body],
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
-            Ok(Post {
-                id,
-                user,
-                title: post.title,
-                body: post.body,
-                image_key: None,
-                labels: Vec::new(),
-                label_status: LabelStatus::None,
-                label_error: None,
-                created_at: parse_time(&fmt_time(created_at))?,
-            })
+            Ok(created)
         })
         .await
     }
