@@ -354,27 +354,11 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     assert_eq!(got.bytes().await.expect("bytes").to_vec(), photo);
 
     // listed, and found by label; text search needs the embedded store
-    let list: Value = app
-        .client
-        .get(app.at("/posts"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = app.list("/posts").await;
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["label_status"], "done");
-    let by_label: Value = app
-        .client
-        .get(app.at("/posts?label=cat"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(by_label.as_array().map(Vec::len), Some(1));
+    let by_label = app.list("/posts?label=cat").await;
+    assert_eq!(by_label.len(), 1);
     assert_eq!(by_label[0]["id"], id.as_str());
     let q = app
         .client
@@ -503,15 +487,7 @@ async fn an_emulator_outage_gives_503_and_the_api_recovers_without_restart() {
     .await;
     let token = app.user("bob").await;
     app.new_post(&token, "after", "the outage").await;
-    let list: Value = app
-        .client
-        .get(app.at("/posts"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = app.list("/posts").await;
     assert_eq!(list[0]["title"], "after");
     app.stop().await;
 }
