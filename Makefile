@@ -9,7 +9,7 @@ endif
 endif
 MODEL := models/efficientnet-lite0.safetensors
 
-.PHONY: run test bench fmt lint model photos help
+.PHONY: run test bench fmt lint model photos images help
 
 help:
 	@echo "make run    - build and start the API (embedded SQLite + picture folder + local labeler) on :8080"
@@ -18,6 +18,7 @@ help:
 	@echo "make fmt    - format the code"
 	@echo "make lint   - rustfmt check and clippy with warnings as errors"
 	@echo "make model  - fetch and convert the EfficientNet-Lite0 weights into $(MODEL)"
+	@echo "make images - build the API, labeler and operator images (docker or podman) with the chart's default tags"
 
 $(MODEL):
 	scripts/fetch-model.sh
@@ -27,6 +28,9 @@ model:
 
 photos:
 	scripts/fetch-test-photos.sh
+
+images:
+	scripts/build-images.sh
 
 run: $(MODEL)
 	cargo run --release -p postagram-api
