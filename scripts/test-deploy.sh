@@ -21,7 +21,7 @@
 # pod must be Ready again, with no restart.
 #
 # Needs root (network and mount namespaces), iproute2, util-linux. Bounded: each example
-# gets ${DEPLOY_TIMEOUT:-170} s. Cleans up namespaces and processes on exit.
+# gets ${DEPLOY_TIMEOUT:-250} s (embedded takes ~20 s, aws ~2-3 min). Cleans up namespaces and processes on exit.
 # Environment: BIN_DIR — prebuilt debug binaries (default: cargo build into
 # $CARGO_TARGET_DIR or target); POSTAGRAM_VENV; DEPLOY_EXAMPLES (default both).
 set -euo pipefail
@@ -47,20 +47,25 @@ if [ -z "${BIN_DIR:-}" ]; then
         --features postagram-api/aws,postagram-labeler/aws
     BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 fi
+# Private copies: another build into a shared target dir must not swap them mid-run.
+bins="$(mktemp -d /tmp/postagram-deploy-bin.XXXXXX)"
+trap 'rm -rf "$bins"' EXIT
 for b in postagram-operator postagram-api postagram-labeler; do
     [ -x "$BIN_DIR/$b" ] || fail "$BIN_DIR/$b is missing"
+    cp "$BIN_DIR/$b" "$bins/$b"
 done
+BIN_DIR="$bins"
 
 status=0
 for ex in ${DEPLOY_EXAMPLES:-operator/examples/embedded.yaml operator/examples/aws.yaml}; do
     work="$(mktemp -d /tmp/postagram-deploy.XXXXXX)"
     # The run lives in a network namespace of its own (the "node"): its bridge, moto and
     # Service proxies vanish with it. Pod namespaces are named pgdt<pid>-N.
-    timeout --signal=TERM --kill-after=15 "${DEPLOY_TIMEOUT:-170}" \
+    timeout --signal=TERM --kill-after=15 "${DEPLOY_TIMEOUT:-250}" \
         unshare -n "$PY" scripts/deploy/run.py "$ROOT" "$BIN_DIR" "$ex" "$work" &
     pid=$!
     rc=0; wait "$pid" || rc=$?
-    [ "$rc" = 124 ] && echo "test-deploy: $ex: timed out after ${DEPLOY_TIMEOUT:-170} s" >&2
+    [ "$rc" = 124 ] && echo "test-deploy: $ex: timed out after ${DEPLOY_TIMEOUT:-250} s" >&2
     # a run killed hard leaves named namespaces behind: remove those of this run
     for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^pgdt' || true); do
         owner="${n#pgdt}"; owner="${owner%%-*}"
