@@ -39,6 +39,7 @@ scripts/fetch-test-photos.sh
 scripts/venv.sh
 export POSTAGRAM_VENV="${POSTAGRAM_VENV:-$ROOT/.venv}"
 PY="$POSTAGRAM_VENV/bin/python"
+export PYTHONDONTWRITEBYTECODE=1
 [ -x "$POSTAGRAM_VENV/bin/moto_server" ] || fail "$POSTAGRAM_VENV/bin/moto_server is missing (scripts/venv.sh)"
 
 if [ -z "${BIN_DIR:-}" ]; then
