@@ -37,17 +37,27 @@ pub async fn run(
     settings: AwsSettings,
     detector: impl FnOnce(&AwsClients) -> anyhow::Result<Arc<dyn Detector>>,
 ) -> anyhow::Result<()> {
-    let table = std::env::var("POSTAGRAM_TABLE").context("POSTAGRAM_TABLE is required")?;
-    let bucket = std::env::var("POSTAGRAM_BUCKET").context("POSTAGRAM_BUCKET is required")?;
-    let clients = AwsClients::connect(&settings).await;
-    let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
-    let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
-    let pipeline = Arc::new(Pipeline::new(
-        sink,
-        Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
-        detector(&clients)?,
-        PipelineConfig::default(),
-    ));
+    let init = async {
+        let table = std::env::var("POSTAGRAM_TABLE").context("POSTAGRAM_TABLE is required")?;
+        let bucket = std::env::var("POSTAGRAM_BUCKET").context("POSTAGRAM_BUCKET is required")?;
+        let clients = AwsClients::connect(&settings).await;
+        let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
+        let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
+        let pipeline = Arc::new(Pipeline::new(
+            sink,
+            Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
+            detector(&clients)?,
+            PipelineConfig::default(),
+        ));
+        anyhow::Ok((store, pipeline))
+    };
+    let (store, pipeline) = match init.await {
+        Ok(parts) => parts,
+        Err(e) => {
+            super::init_error::report(&e).await;
+            return Err(e);
+        }
+    };
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
         let store = store.clone();
         let pipeline = pipeline.clone();
