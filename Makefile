@@ -9,7 +9,7 @@ endif
 endif
 MODEL := models/efficientnet-lite0.safetensors
 
-.PHONY: run test bench fmt lint model photos help
+.PHONY: run test bench fmt lint model photos lambda-zip help
 
 help:
 	@echo "make run    - build and start the API (embedded SQLite + picture folder + local labeler) on :8080"
@@ -18,6 +18,7 @@ help:
 	@echo "make fmt    - format the code"
 	@echo "make lint   - rustfmt check and clippy with warnings as errors"
 	@echo "make model  - fetch and convert the EfficientNet-Lite0 weights into $(MODEL)"
+	@echo "make lambda-zip - the labeller as an AWS Lambda package (provided.al2023 bootstrap + model) in target/lambda/"
 
 $(MODEL):
 	scripts/fetch-model.sh
@@ -33,6 +34,9 @@ run: $(MODEL)
 
 test:
 	scripts/test.sh
+
+lambda-zip:
+	scripts/package-lambda.sh
 
 bench:
 	bench/run.sh

@@ -4,10 +4,19 @@
 
 use clap::Parser;
 use postagram_core::settings::{log, LogFormat};
-use postagram_labeler::cloud::lambda::{run, LambdaArgs};
+use postagram_labeler::cloud::{init_error, lambda};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     log::init(LogFormat::Json);
-    run(LambdaArgs::parse()).await
+    // Unusable settings are reported to the Runtime API like any other start-up failure.
+    let args = match lambda::LambdaArgs::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let e = anyhow::anyhow!("{e}");
+            init_error::report(&e).await;
+            return Err(e);
+        }
+    };
+    lambda::run(args).await
 }

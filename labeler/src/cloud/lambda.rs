@@ -50,19 +50,29 @@ pub struct LambdaArgs {
 
 /// Runs the Lambda runtime loop with the table, bucket and detector of `args`.
 pub async fn run(args: LambdaArgs) -> anyhow::Result<()> {
-    let reason = "for the Lambda function";
-    let table = args.aws.table(reason)?;
-    let bucket = args.aws.bucket(reason)?;
-    let clients = AwsClients::connect(&AwsSettings::from_args(&args.aws)).await;
-    let detector = super::worker::detector(args.detector.detector, &args.model, &clients)?;
-    let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
-    let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
-    let pipeline = Arc::new(Pipeline::new(
-        sink,
-        Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
-        detector,
-        PipelineConfig::default(),
-    ));
+    let init = async {
+        let reason = "for the Lambda function";
+        let table = args.aws.table(reason)?;
+        let bucket = args.aws.bucket(reason)?;
+        let clients = AwsClients::connect(&AwsSettings::from_args(&args.aws)).await;
+        let detector = super::worker::detector(args.detector.detector, &args.model, &clients)?;
+        let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
+        let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
+        let pipeline = Arc::new(Pipeline::new(
+            sink,
+            Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
+            detector,
+            PipelineConfig::default(),
+        ));
+        anyhow::Ok((store, pipeline))
+    };
+    let (store, pipeline) = match init.await {
+        Ok(parts) => parts,
+        Err(e) => {
+            super::init_error::report(&e).await;
+            return Err(e);
+        }
+    };
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
         let store = store.clone();
         let pipeline = pipeline.clone();
