@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use postagram_core::aws::init::{init_aws, queue_name, InitReport, InitSettings};
 use postagram_core::aws::{AwsClients, AwsSettings, DynamoStore, S3BlobStore};
 use postagram_core::blob::BlobStore;

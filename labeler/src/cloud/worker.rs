@@ -1,6 +1,5 @@
 //! `postagram-labeler worker`: the cloud labeller process.
 
-use postagram_core::settings::env;
 use std::sync::Arc;
 
 use anyhow::Context;
