@@ -9,7 +9,7 @@ endif
 endif
 MODEL := models/efficientnet-lite0.safetensors
 
-.PHONY: run test bench fmt lint model photos images help
+.PHONY: run test bench fmt lint model photos images lambda-zip help
 
 help:
 	@echo "make run    - build and start the API (embedded SQLite + picture folder + local labeler) on :8080"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint   - rustfmt check and clippy with warnings as errors"
 	@echo "make model  - fetch and convert the EfficientNet-Lite0 weights into $(MODEL)"
 	@echo "make images - build the API, labeler and operator images (docker or podman) with the chart's default tags"
+	@echo "make lambda-zip - the labeller as an AWS Lambda package (provided.al2023 bootstrap + model) in target/lambda/"
 
 $(MODEL):
 	scripts/fetch-model.sh
@@ -37,6 +38,9 @@ run: $(MODEL)
 
 test:
 	scripts/test.sh
+
+lambda-zip:
+	scripts/package-lambda.sh
 
 bench:
 	bench/run.sh

@@ -7,7 +7,8 @@
 # Runs: the PostStore conformance suite on DynamoDB (the same suite runs on SQLite in the
 # default `cargo nextest run`), S3 presigning/deletion and init-aws idempotency, the
 # end-to-end upload → S3 → SQS → worker → labels flow through the API, an emulator
-# outage (503 + /readyz, recovery without restart), and a poison message ending in the DLQ.
+# outage (503 + /readyz, recovery without restart), a poison message ending in the DLQ, and
+# the Lambda binary under a Lambda Runtime API served by its test (labeler/tests/lambda_runtime.rs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,5 +25,5 @@ command -v cargo-nextest >/dev/null || { echo "test-aws: cargo-nextest is requir
 
 cargo nextest run --no-fail-fast \
     -p postagram-core -p postagram-api -p postagram-labeler \
-    --features postagram-core/aws,postagram-api/aws,postagram-labeler/aws \
-    -E 'binary(store_dynamo) | binary(aws_backends) | binary(aws) | binary(aws_calls) | (package(postagram-core) & test(/^aws::/)) | (package(postagram-labeler) & test(/^(cloud|events)::/))'
+    --features postagram-core/aws,postagram-api/aws,postagram-labeler/lambda \
+    -E 'binary(store_dynamo) | binary(aws_backends) | binary(aws) | binary(aws_calls) | binary(lambda_runtime) | (package(postagram-core) & test(/^aws::/)) | (package(postagram-labeler) & test(/^(cloud|events)::/))'

@@ -2,28 +2,21 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use postagram_core::aws::init::{init_aws, queue_name, InitReport, InitSettings};
 use postagram_core::aws::{AwsClients, AwsSettings, DynamoStore, S3BlobStore};
 use postagram_core::blob::BlobStore;
+use postagram_core::settings::env;
 use postagram_core::store::PostStore;
 
 use crate::config::Config;
 
 /// The AWS settings of a configuration.
 pub fn settings(config: &Config) -> AwsSettings {
-    AwsSettings {
-        region: config.aws_region.clone(),
-        endpoint_url: config.aws_endpoint_url.clone(),
-        static_credentials: None,
-    }
+    AwsSettings::from_args(&config.aws)
 }
 
-fn required<'a>(v: &'a Option<String>, name: &str) -> anyhow::Result<&'a str> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .with_context(|| format!("{name} is required with POSTAGRAM_STORE=aws"))
+fn reason() -> String {
+    format!("with {}=aws", env::STORE)
 }
 
 /// The post and picture stores on DynamoDB and S3, and the clients behind them.
@@ -38,8 +31,8 @@ pub struct AwsStores {
 
 /// Connects to the table and bucket named in the configuration.
 pub async fn connect(config: &Config, settings: &AwsSettings) -> anyhow::Result<AwsStores> {
-    let table = required(&config.table, "POSTAGRAM_TABLE")?;
-    let bucket = required(&config.bucket, "POSTAGRAM_BUCKET")?;
+    let table = config.aws.table(&reason())?;
+    let bucket = config.aws.bucket(&reason())?;
     let clients = AwsClients::connect(settings).await;
     Ok(AwsStores {
         store: Arc::new(DynamoStore::new(clients.dynamo.clone(), table)),
@@ -54,9 +47,10 @@ pub async fn init(
     default_queue: &str,
     max_receive_count: u32,
 ) -> anyhow::Result<InitReport> {
-    let table = required(&config.table, "POSTAGRAM_TABLE")?;
-    let bucket = required(&config.bucket, "POSTAGRAM_BUCKET")?;
+    let table = config.aws.table(&reason())?;
+    let bucket = config.aws.bucket(&reason())?;
     let queue = config
+        .aws
         .queue_url
         .as_deref()
         .map(queue_name)

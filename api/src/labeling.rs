@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use postagram_core::settings::env;
 use postagram_labeler::pipeline::{Pipeline, PipelineConfig, ReportHook};
 use postagram_labeler::{DetectOptions, Detector, LocalDetector};
 use tokio::sync::watch;
@@ -33,18 +34,21 @@ pub fn spawn_workers(
     };
     if n == 0 {
         tracing::warn!(
-            "POSTAGRAM_LABELER_WORKERS=0: pictures will wait in the queue without labels"
+            "{}=0: pictures will wait in the queue without labels",
+            env::LABELER_WORKERS
         );
         return Ok(Vec::new());
     }
     let opts = DetectOptions {
-        max_labels: config.max_labels.max(1),
-        min_confidence: config.min_confidence.clamp(0.0, 100.0),
+        max_labels: config.model.max_labels.max(1),
+        min_confidence: config.model.min_confidence.clamp(0.0, 100.0),
     };
-    let detector = LocalDetector::load(&config.model_path, opts).with_context(|| {
+    let detector = LocalDetector::load(&config.model.model_path, opts).with_context(|| {
         format!(
-            "cannot load the label model from {} (run `make model`, set POSTAGRAM_MODEL_PATH, or POSTAGRAM_LABELER_WORKERS=0 to run without labels)",
-            config.model_path.display()
+            "cannot load the label model from {} (run `make model`, set {}, or {}=0 to run without labels)",
+            config.model.model_path.display(),
+            env::MODEL_PATH,
+            env::LABELER_WORKERS
         )
     })?;
     let detector: Arc<dyn Detector> = Arc::new(detector);
@@ -67,7 +71,7 @@ pub fn spawn_workers(
         )
         .with_hook(hook),
     );
-    tracing::info!(workers = n, model = %config.model_path.display(), "labeler workers started");
+    tracing::info!(workers = n, model = %config.model.model_path.display(), "labeler workers started");
     Ok((0..n)
         .map(|_| {
             tokio::spawn(

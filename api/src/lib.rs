@@ -15,4 +15,3 @@ pub mod routes;
 pub mod secrets;
 pub mod startup;
 pub mod state;
-pub mod telemetry;

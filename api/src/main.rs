@@ -3,18 +3,18 @@
 use clap::Parser;
 use postagram_api::config::{AdminCommand, Cli, Command};
 use postagram_api::openapi::ApiDoc;
-use postagram_api::startup::{shutdown_signal, Application};
-use postagram_api::telemetry;
+use postagram_api::startup::Application;
+use postagram_core::settings::{log, shutdown};
 use utoipa::OpenApi;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.config.log_format);
+    log::init(cli.config.log.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;
-            app.run_until(shutdown_signal()).await
+            app.run_until(shutdown::signal()).await
         }
         Command::Admin(AdminCommand::InitAws {
             queue_name,

@@ -13,6 +13,7 @@ use axum::Router;
 use postagram_core::blob::BlobStore;
 use postagram_core::folder::FolderBlobStore;
 use postagram_core::jobs::LabelJobQueue;
+use postagram_core::settings::env;
 use postagram_core::signing::{derive_key, UrlSigner};
 use postagram_core::sqlite::SqliteStore;
 use postagram_core::store::PostStore;
@@ -24,7 +25,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::RateLimiter;
-use crate::config::{AuthMode, Config, DetectorKind, StoreKind};
+use crate::config::{AuthMode, Config, StoreKind};
 use crate::error::error_response;
 use crate::metrics::Metrics;
 use crate::middleware::{self, RequestLayer, REQUEST_ID};
@@ -155,19 +156,15 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         #[cfg(not(feature = "aws"))]
         if config.store == StoreKind::Aws {
-            anyhow::bail!("this postagram-api was built without the `aws` feature (POSTAGRAM_STORE=aws); rebuild with `cargo build -p postagram-api --features aws` or use `embedded`");
+            anyhow::bail!("this postagram-api was built without the `aws` feature ({}=aws); rebuild with `cargo build -p postagram-api --features aws` or use `embedded`", env::STORE);
         }
-        // In aws mode pictures are labelled by `postagram-labeler worker`, which reads
-        // POSTAGRAM_DETECTOR itself; the in-process workers only have the local model.
-        if config.detector == DetectorKind::Rekognition && config.store == StoreKind::Embedded {
-            anyhow::bail!("POSTAGRAM_DETECTOR=rekognition needs POSTAGRAM_STORE=aws (labels come from `postagram-labeler worker --detector rekognition`); the embedded store labels with `local`");
-        }
+        config.check()?;
         if config.auth == AuthMode::Header {
-            tracing::warn!("POSTAGRAM_AUTH=header: the Authorization header is trusted as the username; only use this on a trusted network or behind an authenticating proxy");
+            tracing::warn!("{}=header: the Authorization header is trusted as the username; only use this on a trusted network or behind an authenticating proxy", env::AUTH);
         }
-        let listener = TcpListener::bind(config.addr)
+        let listener = TcpListener::bind(config.listen.addr)
             .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
+            .with_context(|| format!("cannot listen on {}", config.listen.addr))?;
         let port = listener.local_addr()?.port();
         let public_url = config
             .public_url
@@ -177,11 +174,8 @@ impl Application {
             .to_string();
 
         let secret = match &config.jwt_secret {
-            Some(s) if s.len() >= 16 => s.as_bytes().to_vec(),
-            Some(_) => anyhow::bail!("POSTAGRAM_JWT_SECRET must be at least 16 characters"),
-            None if config.store == StoreKind::Aws => anyhow::bail!(
-                "POSTAGRAM_JWT_SECRET is required with POSTAGRAM_STORE=aws (every API replica must share it)"
-            ),
+            // `config.check()` rejected short secrets and a missing one in aws mode.
+            Some(s) => s.as_bytes().to_vec(),
             None => crate::secrets::load_or_create(&config.data_dir)?,
         };
         let signer = UrlSigner::new(&derive_key(&secret, "postagram objects"));
@@ -278,27 +272,4 @@ impl Application {
         tracing::info!("postagram-api stopped");
         Ok(())
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }

@@ -10,6 +10,7 @@ mod helpers;
 #[path = "../../core/tests/support/moto.rs"]
 mod moto;
 
+use postagram_core::settings::env;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +19,13 @@ use helpers::{assert_error, TestApp};
 use postagram_api::config::StoreKind;
 use postagram_core::aws::aws_sdk_dynamodb::types::AttributeValue;
 use postagram_core::aws::AwsClients;
+use postagram_core::aws::AwsSettings;
+use postagram_core::settings::{
+    AwsArgs, DetectorArgs, DetectorKind, ListenArgs, LogArgs, LogFormat,
+};
 use postagram_labeler::cloud::rekognition::RekognitionDetector;
-use postagram_labeler::cloud::worker::{self, DetectorChoice, Source, WorkerArgs};
+use postagram_labeler::cloud::worker;
+use postagram_labeler::worker_args::{Source, WorkerArgs};
 use postagram_labeler::{DetectOptions, Detector, LocalDetector};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -53,13 +59,13 @@ fn init_aws_cli(moto: &moto::Moto, max_receive: u32) -> String {
             "--max-receive-count",
             &max_receive.to_string(),
         ])
-        .env("POSTAGRAM_TABLE", TABLE)
-        .env("POSTAGRAM_BUCKET", BUCKET)
-        .env("POSTAGRAM_AWS_ENDPOINT_URL", &moto.url)
+        .env(env::TABLE, TABLE)
+        .env(env::BUCKET, BUCKET)
+        .env(env::AWS_ENDPOINT_URL, &moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("POSTAGRAM_QUEUE_URL")
+        .env_remove(env::QUEUE_URL)
         .output()
         .expect("run postagram-api admin init-aws");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -74,7 +80,7 @@ fn init_aws_cli(moto: &moto::Moto, max_receive: u32) -> String {
 fn queue_url_of(report: &str) -> String {
     report
         .lines()
-        .find_map(|l| l.strip_prefix("POSTAGRAM_QUEUE_URL="))
+        .find_map(|l| l.strip_prefix(&format!("{}=", env::QUEUE_URL)))
         .expect("queue url in the report")
         .trim()
         .to_string()
@@ -99,18 +105,27 @@ async fn start_worker_with(
 ) -> Worker {
     let args = WorkerArgs {
         source,
-        detector: DetectorChoice::Local,
-        table: TABLE.into(),
-        bucket: BUCKET.into(),
-        queue_url: queue_url.map(String::from),
-        aws_endpoint_url: Some(moto.url.clone()),
-        aws_region: Some("us-east-1".into()),
-        addr: "127.0.0.1:0".parse().expect("addr"),
+        detector: DetectorArgs {
+            detector: DetectorKind::Local,
+        },
+        aws: AwsArgs {
+            table: Some(TABLE.into()),
+            bucket: Some(BUCKET.into()),
+            queue_url: queue_url.map(String::from),
+            aws_endpoint_url: Some(moto.url.clone()),
+            aws_region: Some("us-east-1".into()),
+        },
+        listen: ListenArgs {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+        },
+        log: LogArgs {
+            log_format: LogFormat::Text,
+        },
         webhook_secret: webhook_secret.map(String::from),
         concurrency: Some(2),
         wait_secs: 1,
     };
-    let clients = AwsClients::connect(&args.settings()).await;
+    let clients = AwsClients::connect(&AwsSettings::from_args(&args.aws)).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -139,11 +154,11 @@ async fn spawn_api(moto: &moto::Moto, queue_url: Option<String>) -> TestApp {
     let moto_url = moto.url.clone();
     TestApp::spawn_with(move |c| {
         c.store = StoreKind::Aws;
-        c.table = Some(TABLE.into());
-        c.bucket = Some(BUCKET.into());
-        c.queue_url = queue_url;
-        c.aws_endpoint_url = Some(moto_url);
-        c.aws_region = Some("us-east-1".into());
+        c.aws.table = Some(TABLE.into());
+        c.aws.bucket = Some(BUCKET.into());
+        c.aws.queue_url = queue_url;
+        c.aws.aws_endpoint_url = Some(moto_url);
+        c.aws.aws_region = Some("us-east-1".into());
     })
     .await
 }
@@ -448,15 +463,44 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_emulator_outage_gives_503_and_the_api_recovers_without_restart() {
+async fn an_emulator_outage_gives_503_and_the_api_and_worker_recover_without_restart() {
     credentials();
     let mut moto = moto::Moto::start();
-    init_aws_cli(&moto, 3);
+    let queue_url = queue_url_of(&init_aws_cli(&moto, 3));
     let app = spawn_api(&moto, None).await;
+    let worker = start_worker(&moto, &queue_url, Arc::new(NoDetector)).await;
+    let worker_ready = |app: &TestApp, url: String| {
+        let client = app.client.clone();
+        async move {
+            let r = client
+                .get(format!("{url}/readyz"))
+                .send()
+                .await
+                .expect("worker readyz");
+            let status = r.status();
+            let body: Value = r.json().await.expect("worker readyz answers JSON");
+            (status, body)
+        }
+    };
+    let (status, body) = worker_ready(&app, worker.url.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let token = app.user("alice").await;
     app.new_post(&token, "before", "the outage").await;
 
     moto.stop();
+    let (status, body) = worker_ready(&app, worker.url.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "not_ready", "{body}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", worker.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("postagram_labeler_ready 0"), "{metrics}");
     let r = app.client.get(app.at("/posts")).send().await.expect("list");
     assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     let r = app
@@ -485,10 +529,21 @@ async fn an_emulator_outage_gives_503_and_the_api_recovers_without_restart() {
         (r.status() == StatusCode::OK).then_some(Value::Null)
     })
     .await;
+    // the worker's queue URL is the same after re-provisioning (same account and name)
+    let worker_url = worker.url.clone();
+    wait_for("worker readyz", Duration::from_secs(30), || {
+        let probe = worker_ready(&app, worker_url.clone());
+        async move {
+            let (status, _) = probe.await;
+            (status == StatusCode::OK).then_some(Value::Null)
+        }
+    })
+    .await;
     let token = app.user("bob").await;
     app.new_post(&token, "after", "the outage").await;
     let list = app.list("/posts").await;
     assert_eq!(list[0]["title"], "after");
+    worker.stop().await;
     app.stop().await;
 }
 

@@ -8,6 +8,7 @@
 #[path = "../../core/tests/support/moto.rs"]
 mod moto;
 
+use postagram_core::settings::env;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ fn show(m: &BTreeMap<String, u64>) -> String {
 async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    let n: usize = std::env::var("POSTAGRAM_BENCH_POSTS")
+    let n: usize = std::env::var(env::BENCH_POSTS)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
@@ -96,10 +97,10 @@ async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
 
     let mut config = Config::for_tests(std::env::temp_dir());
     config.store = StoreKind::Aws;
-    config.table = Some("posts".into());
-    config.bucket = Some("pictures".into());
-    config.aws_endpoint_url = Some(moto.url.clone());
-    config.aws_region = Some("us-east-1".into());
+    config.aws.table = Some("posts".into());
+    config.aws.bucket = Some("pictures".into());
+    config.aws.aws_endpoint_url = Some(moto.url.clone());
+    config.aws.aws_region = Some("us-east-1".into());
     let app = Application::build(config).await.expect("build");
     let calls = app.aws_calls().expect("aws call counter");
     let url = app.public_url().to_string();

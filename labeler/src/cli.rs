@@ -1,7 +1,7 @@
 //! Command line of the `postagram-labeler` binary.
 //!
-//! Subcommands are an enum so the queue workers (`worker …`) can be added next
-//! to `label` and `bench`.
+//! `label` and `bench` use the local model; `worker` is the cloud labeller (its code is in
+//! `cloud::worker`, its settings in `worker_args`, so neither imports this module).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bench::{self, BenchConfig};
 use crate::preprocess::Normalization;
+use crate::worker_args::WorkerArgs;
 use crate::{DetectOptions, LocalDetector};
+use postagram_core::settings::ModelArgs;
 
 /// `postagram-labeler`: label pictures with the local model.
 #[derive(Debug, Parser)]
@@ -28,35 +30,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where the model is and how many labels to keep.
-#[derive(Debug, Clone, Args)]
-pub struct ModelArgs {
-    /// EfficientNet-Lite0 safetensors file (make it with `make model`).
-    #[arg(
-        long,
-        env = "POSTAGRAM_MODEL_PATH",
-        default_value = "models/efficientnet-lite0.safetensors",
-        global = true
-    )]
-    pub model_path: PathBuf,
-    /// At most this many labels per picture.
-    #[arg(long, env = "POSTAGRAM_MAX_LABELS", default_value_t = crate::detector::DEFAULT_MAX_LABELS, global = true)]
-    pub max_labels: usize,
-    /// Drop labels below this confidence (percent, 0–100).
-    #[arg(long, env = "POSTAGRAM_MIN_CONFIDENCE", default_value_t = crate::detector::DEFAULT_MIN_CONFIDENCE, value_parser = parse_percent, global = true)]
-    pub min_confidence: f32,
-}
-
-impl ModelArgs {
-    /// The detector options these arguments describe.
-    pub fn options(&self) -> DetectOptions {
-        DetectOptions {
-            max_labels: self.max_labels,
-            min_confidence: self.min_confidence,
-        }
-    }
-}
-
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -64,9 +37,9 @@ pub enum Command {
     Label(LabelArgs),
     /// Measure detection latency (one picture at a time) and throughput (parallel workers).
     Bench(BenchArgs),
-    /// Label uploads from S3 events (SQS queue or webhook) into the DynamoDB store.
-    #[cfg(feature = "aws")]
-    Worker(crate::cloud::worker::WorkerArgs),
+    /// Label uploads from S3 events (SQS queue or webhook) into the DynamoDB store
+    /// (needs a build with the `aws` feature).
+    Worker(WorkerArgs),
 }
 
 /// Arguments of `label`.
@@ -124,58 +97,29 @@ pub struct BenchArgs {
     pub pictures: usize,
 }
 
-fn parse_percent(s: &str) -> Result<f32, String> {
-    let v: f32 = s.trim().parse().map_err(|e| format!("not a number: {e}"))?;
-    if (0.0..=100.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is not a percentage between 0 and 100"))
-    }
-}
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
-    #[cfg(feature = "aws")]
-    let cli = match cli.command {
-        Command::Worker(args) => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .try_init();
-            return match crate::cloud::worker::main(args, &cli.model) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("postagram-labeler worker: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        command => Cli {
-            model: cli.model,
-            command,
-        },
-    };
-    let detector = match LocalDetector::load(&cli.model.model_path, cli.model.options()) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("postagram-labeler: {e}");
-            return ExitCode::from(2);
-        }
+    let detector = |model: &ModelArgs| {
+        LocalDetector::load(&model.model_path, DetectOptions::from_args(model))
+            .map_err(|e| eprintln!("postagram-labeler: {e}"))
     };
     match cli.command {
-        Command::Label(args) => label(&detector, &args),
-        #[cfg(feature = "aws")]
-        Command::Worker(_) => ExitCode::FAILURE,
+        Command::Worker(args) => worker(args, &cli.model),
+        Command::Label(args) => match detector(&cli.model) {
+            Ok(d) => label(&d, &args),
+            Err(()) => ExitCode::from(2),
+        },
         Command::Bench(args) => {
+            let Ok(d) = detector(&cli.model) else {
+                return ExitCode::from(2);
+            };
             let config = BenchConfig {
                 runs: args.runs,
                 warmup: args.warmup,
                 workers: args.workers,
                 pictures: args.pictures,
             };
-            match bench::run(&detector, &args.files, &config) {
+            match bench::run(&d, &args.files, &config) {
                 Ok(report) => {
                     println!("{report}");
                     ExitCode::SUCCESS
@@ -187,6 +131,23 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+#[cfg(feature = "aws")]
+fn worker(args: WorkerArgs, model: &ModelArgs) -> ExitCode {
+    match crate::cloud::worker::main(args, model) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postagram-labeler worker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+fn worker(_args: WorkerArgs, _model: &ModelArgs) -> ExitCode {
+    eprintln!("postagram-labeler worker: this build has no `aws` feature; rebuild with `cargo build -p postagram-labeler --features aws`");
+    ExitCode::FAILURE
 }
 
 fn label(detector: &LocalDetector, args: &LabelArgs) -> ExitCode {

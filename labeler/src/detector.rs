@@ -2,8 +2,10 @@
 
 use crate::{DetectError, Label};
 
-/// Default number of labels returned per picture.
-pub const DEFAULT_MAX_LABELS: usize = 5;
+use postagram_core::settings::{defaults, ModelArgs};
+
+/// Default number of labels returned per picture (the settings contract's).
+pub const DEFAULT_MAX_LABELS: usize = defaults::MAX_LABELS as usize;
 
 /// Default minimum confidence (percent) for a label to be returned.
 ///
@@ -12,7 +14,7 @@ pub const DEFAULT_MAX_LABELS: usize = 5;
 /// usual 75 would drop most fine classes. Categories sum their members and are
 /// usually well above this; 10 % keeps the plausible fine classes too while
 /// dropping the long tail of near-zero guesses.
-pub const DEFAULT_MIN_CONFIDENCE: f32 = 10.0;
+pub const DEFAULT_MIN_CONFIDENCE: f32 = defaults::MIN_CONFIDENCE as f32;
 
 /// How many labels a detector returns and how sure it must be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +23,16 @@ pub struct DetectOptions {
     pub max_labels: usize,
     /// Labels below this confidence (percent, 0–100) are dropped.
     pub min_confidence: f32,
+}
+
+impl DetectOptions {
+    /// The options the shared model flags describe.
+    pub fn from_args(model: &ModelArgs) -> Self {
+        DetectOptions {
+            max_labels: model.max_labels,
+            min_confidence: model.min_confidence,
+        }
+    }
 }
 
 impl Default for DetectOptions {

@@ -18,6 +18,7 @@ pub mod local;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+pub mod worker_args;
 
 pub use detector::{DetectOptions, Detector};
 pub use error::DetectError;

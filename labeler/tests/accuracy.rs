@@ -3,6 +3,7 @@
 //! Needs the weights (`make model`, i.e. `scripts/fetch-model.sh`) and the photos
 //! (`scripts/fetch-test-photos.sh`); fails, rather than skips, when they are missing.
 
+use postagram_core::settings::env;
 use std::path::{Path, PathBuf};
 
 use postagram_labeler::{DetectOptions, Detector, LocalDetector};
@@ -12,7 +13,7 @@ fn root() -> PathBuf {
 }
 
 fn model_path() -> PathBuf {
-    std::env::var_os("POSTAGRAM_MODEL_PATH")
+    std::env::var_os(env::MODEL_PATH)
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("models/efficientnet-lite0.safetensors"))
 }

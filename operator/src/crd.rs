@@ -221,10 +221,10 @@ fn default_labeler_image() -> String {
     DEFAULT_LABELER_IMAGE.into()
 }
 fn default_max_labels() -> i32 {
-    5
+    postagram_core::settings::defaults::MAX_LABELS as i32
 }
 fn default_min_confidence() -> i32 {
-    75
+    i32::from(postagram_core::settings::defaults::MIN_CONFIDENCE)
 }
 
 impl Default for LabelerSpec {
@@ -545,7 +545,8 @@ mod tests {
         assert_eq!(spec.api.replicas, Replicas { min: 1, max: 4 });
         assert_eq!(spec.api.target_cpu_utilization, 70);
         assert_eq!(spec.labeler.max_labels, 5);
-        assert_eq!(spec.labeler.min_confidence, 75);
+        // The binaries' default (postagram_core::settings::defaults), not Rekognition's 75.
+        assert_eq!(spec.labeler.min_confidence, 10);
         assert_eq!(spec.storage.mode(), "embedded");
         assert_eq!(spec.auth.mode, AuthMode::Jwt);
         assert_eq!(spec.log_level, "info");

@@ -1,7 +1,6 @@
 //! `postagram-operator`: reconciles `Postagram` custom resources into the Postagram stack
 //! (API, labeler, storage, autoscaling, ingress) with server-side apply.
 
-pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod desired;
@@ -10,4 +9,3 @@ pub mod leader;
 pub mod metrics;
 pub mod server;
 pub mod status;
-pub mod telemetry;

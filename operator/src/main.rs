@@ -1,7 +1,6 @@
 //! `postagram-operator`: `run` the controller, print the `crd`, or print the `manifests`
 //! the operator would apply for a Postagram file.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,12 +13,12 @@ use kube::Client;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use postagram_core::settings::{env, log, shutdown, ListenArgs, LogArgs};
 use postagram_operator::crd::{crd_yaml, Postagram};
 use postagram_operator::desired::{Children, Owner};
 use postagram_operator::leader::LeaderElector;
 use postagram_operator::metrics::Metrics;
 use postagram_operator::server::{self, Health};
-use postagram_operator::telemetry::{self, LogFormat};
 
 /// Command line of the operator.
 #[derive(Parser, Debug)]
@@ -47,11 +46,11 @@ enum Command {
 #[derive(Args, Debug)]
 struct RunArgs {
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "POSTAGRAM_OPERATOR_ADDR", default_value = "0.0.0.0:8080")]
-    addr: SocketAddr,
+    #[command(flatten)]
+    listen: ListenArgs,
     /// Log format.
-    #[arg(long, value_enum, default_value = "text")]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     /// Hold a Lease before reconciling, so several replicas can run.
     #[arg(long)]
     leader_elect: bool,
@@ -59,36 +58,14 @@ struct RunArgs {
     #[arg(long, default_value = "postagram-operator")]
     lease_name: String,
     /// Namespace of the Lease; the client's default namespace when absent.
-    #[arg(long, env = "POD_NAMESPACE")]
+    #[arg(long, env = env::POD_NAMESPACE)]
     lease_namespace: Option<String>,
     /// Seconds a leader holds the Lease without renewing it.
     #[arg(long, default_value_t = 15)]
     lease_duration_seconds: u64,
     /// Identity in the Lease and in Events; the pod name when set.
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = env::POD_NAME)]
     identity: Option<String>,
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn termination() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }
 
 fn identity(args: &RunArgs) -> String {
@@ -104,7 +81,7 @@ fn identity(args: &RunArgs) -> String {
 /// Runs the operator: HTTP endpoints, leader election, the controller; returns the exit
 /// reason once shut down.
 async fn run(args: RunArgs) -> Result<(), String> {
-    telemetry::init(args.log_format);
+    log::init(args.log.log_format);
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let client = Client::try_default()
         .await
@@ -122,13 +99,17 @@ async fn run(args: RunArgs) -> Result<(), String> {
         metrics: metrics.clone(),
         ready: ready.clone(),
     };
-    let http = tokio::spawn(server::serve(args.addr, health, stopped(stop_rx.clone())));
-    info!(addr = %args.addr, %identity, "postagram-operator starting");
+    let http = tokio::spawn(server::serve(
+        args.listen.addr,
+        health,
+        stopped(stop_rx.clone()),
+    ));
+    info!(addr = %args.listen.addr, %identity, "postagram-operator starting");
 
     {
         let stop_tx = stop_tx.clone();
         tokio::spawn(async move {
-            termination().await;
+            shutdown::signal().await;
             info!("shutdown requested");
             let _ = stop_tx.send(true);
         });
@@ -300,7 +281,10 @@ mod tests {
             panic!("run expected");
         };
         assert!(args.leader_elect);
-        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(
+            args.log.log_format,
+            postagram_core::settings::LogFormat::Json
+        );
         assert_eq!(args.lease_namespace.as_deref(), Some("ops"));
     }
 }

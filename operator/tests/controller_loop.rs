@@ -3,6 +3,7 @@
 
 mod support;
 
+use postagram_core::settings::env;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,7 +168,7 @@ async fn controller_converges_heals_and_follows_the_spec() {
     eventually("config follows", 10, || {
         server
             .get("v1/configmaps", ns, "demo-config")
-            .filter(|c| c["data"]["POSTAGRAM_MAX_LABELS"] == "3")
+            .filter(|c| c["data"][env::MAX_LABELS] == "3")
     })
     .await;
     eventually("pods roll", 10, || {

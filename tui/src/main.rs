@@ -1,5 +1,6 @@
 //! `postagram`: the Postagram terminal client.
 
+use postagram_core::settings::env;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -13,10 +14,10 @@ use postagram_tui::runtime::{self, RunOptions};
 #[command(name = "postagram", version, about)]
 struct Cli {
     /// Server URL (kept in the config file for next time).
-    #[arg(long, env = "POSTAGRAM_SERVER", global = true)]
+    #[arg(long, env = env::SERVER, global = true)]
     server: Option<String>,
     /// Config file (default: $XDG_CONFIG_HOME/postagram/config.toml).
-    #[arg(long, env = "POSTAGRAM_CONFIG", global = true)]
+    #[arg(long, env = env::CONFIG, global = true)]
     config: Option<PathBuf>,
     /// Account commands; without one the feed opens.
     #[command(subcommand)]
@@ -72,7 +73,7 @@ fn real_main(cli: Cli, started: Instant) -> Result<(), Box<dyn std::error::Error
                 config: cfg.clone(),
                 config_path: path,
                 login_only,
-                bench_out: std::env::var_os("POSTAGRAM_TUI_BENCH_OUT").map(PathBuf::from),
+                bench_out: std::env::var_os(env::TUI_BENCH_OUT).map(PathBuf::from),
                 started,
             };
             // Few threads: the work is I/O and short picture jobs; every thread that

@@ -1,6 +1,7 @@
 //! Runs [`Effect`]s on tokio tasks, and the async event loop that ties terminal events,
 //! effect results and the clock to [`App::update`] and rendering.
 
+use postagram_core::settings::env;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -318,7 +319,7 @@ fn open_external(url: &str) -> Result<(), String> {
 /// would leave ratatui-image's query thread reading stdin and swallowing the first keys. Every
 /// other terminal gets Unicode half-blocks.
 pub fn choose_picker() -> Picker {
-    let forced = std::env::var("POSTAGRAM_PICTURES").unwrap_or_default();
+    let forced = std::env::var(env::PICTURES).unwrap_or_default();
     let query = || Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks());
     let forced_type = match forced.as_str() {
         "halfblocks" => return Picker::halfblocks(),

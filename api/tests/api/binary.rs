@@ -1,5 +1,6 @@
 //! The `postagram-api` binary itself: `--help`, JSON logs with request ids, SIGTERM.
 
+use postagram_core::settings::env;
 use std::io::Read;
 use std::process::{Command, Stdio};
 
@@ -16,25 +17,25 @@ fn help_documents_every_variable() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for var in [
-        "POSTAGRAM_ADDR",
-        "POSTAGRAM_PUBLIC_URL",
-        "POSTAGRAM_STORE",
-        "POSTAGRAM_DATA_DIR",
-        "POSTAGRAM_AUTH",
-        "POSTAGRAM_JWT_SECRET",
-        "POSTAGRAM_TABLE",
-        "POSTAGRAM_BUCKET",
-        "POSTAGRAM_QUEUE_URL",
-        "POSTAGRAM_AWS_ENDPOINT_URL",
+        env::ADDR,
+        env::PUBLIC_URL,
+        env::STORE,
+        env::DATA_DIR,
+        env::AUTH,
+        env::JWT_SECRET,
+        env::TABLE,
+        env::BUCKET,
+        env::QUEUE_URL,
+        env::AWS_ENDPOINT_URL,
         "AWS_REGION",
-        "POSTAGRAM_DETECTOR",
-        "POSTAGRAM_MODEL_PATH",
-        "POSTAGRAM_MAX_LABELS",
-        "POSTAGRAM_MIN_CONFIDENCE",
-        "POSTAGRAM_CORS_ORIGINS",
-        "POSTAGRAM_LOG_FORMAT",
-        "POSTAGRAM_MAX_UPLOAD_BYTES",
-        "POSTAGRAM_LABELER_WORKERS",
+        env::DETECTOR,
+        env::MODEL_PATH,
+        env::MAX_LABELS,
+        env::MIN_CONFIDENCE,
+        env::CORS_ORIGINS,
+        env::LOG_FORMAT,
+        env::MAX_UPLOAD_BYTES,
+        env::LABELER_WORKERS,
     ] {
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
     }
@@ -43,20 +44,17 @@ fn help_documents_every_variable() {
 #[test]
 fn bad_configuration_fails_at_start_with_a_message() {
     let out = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
-        .env("POSTAGRAM_AUTH", "magic")
+        .env(env::AUTH, "magic")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("magic"));
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
-        .env("POSTAGRAM_DATA_DIR", tmp.path())
-        .env("POSTAGRAM_ADDR", "127.0.0.1:0")
-        .env(
-            "POSTAGRAM_MODEL_PATH",
-            tmp.path().join("missing.safetensors"),
-        )
-        .env("POSTAGRAM_LABELER_WORKERS", "1")
+        .env(env::DATA_DIR, tmp.path())
+        .env(env::ADDR, "127.0.0.1:0")
+        .env(env::MODEL_PATH, tmp.path().join("missing.safetensors"))
+        .env(env::LABELER_WORKERS, "1")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -68,8 +66,8 @@ fn bad_configuration_fails_at_start_with_a_message() {
 async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let env = [
-        ("POSTAGRAM_LABELER_WORKERS", "0"),
-        ("POSTAGRAM_LOG_FORMAT", "json"),
+        (env::LABELER_WORKERS, "0"),
+        (env::LOG_FORMAT, "json"),
         ("RUST_LOG", "info"),
     ];
     let mut app = TestApp::binary(tmp.path(), &env, Stdio::piped()).await;

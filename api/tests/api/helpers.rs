@@ -1,5 +1,6 @@
 //! Spawns the real server on a random port with its own data directory.
 
+use postagram_core::settings::env;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -102,8 +103,8 @@ impl TestApp {
             .expect("free port")
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_postagram-api"))
-            .env("POSTAGRAM_ADDR", format!("127.0.0.1:{port}"))
-            .env("POSTAGRAM_DATA_DIR", dir)
+            .env(env::ADDR, format!("127.0.0.1:{port}"))
+            .env(env::DATA_DIR, dir)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(stdout)

@@ -1,6 +1,7 @@
 //! End to end with the real model: upload a real photo, labels appear, label search
 //! finds it; bad pictures fail cleanly; a killed server finishes its jobs on restart.
 
+use postagram_core::settings::env;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ fn photo(name: &str) -> Vec<u8> {
 async fn labelled_app() -> TestApp {
     TestApp::spawn_with(|c| {
         c.labeler_workers = Some(1);
-        c.model_path = model_path();
+        c.model.model_path = model_path();
     })
     .await
 }
@@ -201,10 +202,7 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     let model = model_path();
     let model = model.to_str().unwrap();
     // Workers off: the job stays queued, as if the server died before labelling.
-    let env = [
-        ("POSTAGRAM_LABELER_WORKERS", "0"),
-        ("POSTAGRAM_MODEL_PATH", model),
-    ];
+    let env = [(env::LABELER_WORKERS, "0"), (env::MODEL_PATH, model)];
     let mut app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
     let token = app.user("alice").await;
     let post = app.new_post(&token, "coffee", "b").await;
@@ -225,10 +223,7 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     app.process().kill().unwrap(); // SIGKILL
     app.process().wait().unwrap();
 
-    let env = [
-        ("POSTAGRAM_LABELER_WORKERS", "1"),
-        ("POSTAGRAM_MODEL_PATH", model),
-    ];
+    let env = [(env::LABELER_WORKERS, "1"), (env::MODEL_PATH, model)];
     let app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
     let v = wait_labelled(&app, &id).await;
     assert_eq!(v["label_status"], "done", "{v}");

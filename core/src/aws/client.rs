@@ -28,6 +28,17 @@ pub struct AwsSettings {
     pub static_credentials: Option<(String, String)>,
 }
 
+impl AwsSettings {
+    /// The settings the shared AWS flags describe (credentials from the standard chain).
+    pub fn from_args(args: &crate::settings::AwsArgs) -> Self {
+        AwsSettings {
+            region: args.aws_region.clone(),
+            endpoint_url: args.aws_endpoint_url.clone(),
+            static_credentials: None,
+        }
+    }
+}
+
 /// Counts AWS requests on the wire by `service:operation` (each retry attempt counts;
 /// presigning makes no request and does not count), for the benchmark.
 #[derive(Debug, Clone, Default)]

@@ -492,11 +492,11 @@ impl PostStore for DynamoStore {
 
     async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError> {
         if query.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-            return Err(StoreError::Unsupported(
-                "text search (q=) needs the embedded store (POSTAGRAM_STORE=embedded); \
-                 the DynamoDB store filters by user= and label= only"
-                    .into(),
-            ));
+            return Err(StoreError::Unsupported(format!(
+                "text search (q=) needs the embedded store ({}=embedded); \
+                 the DynamoDB store filters by user= and label= only",
+                crate::settings::env::STORE
+            )));
         }
         let limit = if query.limit == 0 {
             DEFAULT_PAGE

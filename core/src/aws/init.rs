@@ -99,7 +99,7 @@ impl fmt::Display for InitReport {
             };
             writeln!(f, "{a:>9}  {what}")?;
         }
-        writeln!(f, "POSTAGRAM_QUEUE_URL={}", self.queue_url)?;
+        writeln!(f, "{}={}", crate::settings::env::QUEUE_URL, self.queue_url)?;
         if self.unchanged() {
             write!(f, "everything was already in place; nothing changed")
         } else {

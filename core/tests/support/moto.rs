@@ -4,6 +4,7 @@
 //! If it cannot start, the test fails with a message saying how to install it.
 #![allow(dead_code)]
 
+use postagram_core::settings::env;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,10 +27,10 @@ fn workspace_root() -> PathBuf {
 
 /// Where `moto_server` is: `POSTAGRAM_MOTO_SERVER`, else the test venv.
 pub fn moto_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("POSTAGRAM_MOTO_SERVER") {
+    if let Ok(p) = std::env::var(env::MOTO_SERVER) {
         return PathBuf::from(p);
     }
-    let venv = std::env::var("POSTAGRAM_VENV")
+    let venv = std::env::var(env::VENV)
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace_root().join(".venv"));
     venv.join("bin").join("moto_server")
@@ -60,8 +61,9 @@ impl Moto {
         if !bin.exists() {
             panic!(
                 "AWS emulator not found at {}: run scripts/venv.sh (installs moto[server] from \
-                 scripts/requirements-aws.txt) or set POSTAGRAM_MOTO_SERVER",
-                bin.display()
+                 scripts/requirements-aws.txt) or set {}",
+                bin.display(),
+                env::MOTO_SERVER
             );
         }
         let log = std::env::temp_dir().join(format!("postagram-moto-{}.log", self.port));

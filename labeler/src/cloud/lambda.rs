@@ -5,17 +5,17 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
 use postagram_core::aws::{AwsClients, AwsSettings, DynamoStore, S3BlobStore};
 use postagram_core::jobs::LabelJobQueue;
+use postagram_core::settings::{AwsArgs, DetectorArgs, ModelArgs};
 use postagram_core::store::PostStore;
 use serde_json::{json, Value};
 
 use super::jobs::{label_records, StoreSink};
 use crate::events::{parse, S3Notification};
 use crate::pipeline::{Pipeline, PipelineConfig};
-use crate::Detector;
 
 /// Handles one invocation: the S3 event JSON in, `{"labelled", "failed"}` out.
 pub async fn handle(
@@ -31,23 +31,48 @@ pub async fn handle(
     Ok(json!({"labelled": done.labelled, "failed": done.failed}))
 }
 
-/// Runs the Lambda runtime loop with the table and bucket from `POSTAGRAM_TABLE` and
-/// `POSTAGRAM_BUCKET` and the given detector.
-pub async fn run(
-    settings: AwsSettings,
-    detector: impl FnOnce(&AwsClients) -> anyhow::Result<Arc<dyn Detector>>,
-) -> anyhow::Result<()> {
-    let table = std::env::var("POSTAGRAM_TABLE").context("POSTAGRAM_TABLE is required")?;
-    let bucket = std::env::var("POSTAGRAM_BUCKET").context("POSTAGRAM_BUCKET is required")?;
-    let clients = AwsClients::connect(&settings).await;
-    let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
-    let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
-    let pipeline = Arc::new(Pipeline::new(
-        sink,
-        Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
-        detector(&clients)?,
-        PipelineConfig::default(),
-    ));
+/// Settings of the Lambda function, read from its environment with the same names and
+/// defaults as the worker (`POSTAGRAM_TABLE`, `POSTAGRAM_BUCKET`, `POSTAGRAM_DETECTOR`,
+/// `POSTAGRAM_MODEL_PATH`, `POSTAGRAM_MAX_LABELS`, `POSTAGRAM_MIN_CONFIDENCE`, …).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "postagram-labeler-lambda", version)]
+pub struct LambdaArgs {
+    /// Which detector labels pictures.
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// Local model and label options.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Table and bucket (the queue is Lambda's own trigger).
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Runs the Lambda runtime loop with the table, bucket and detector of `args`.
+pub async fn run(args: LambdaArgs) -> anyhow::Result<()> {
+    let init = async {
+        let reason = "for the Lambda function";
+        let table = args.aws.table(reason)?;
+        let bucket = args.aws.bucket(reason)?;
+        let clients = AwsClients::connect(&AwsSettings::from_args(&args.aws)).await;
+        let detector = super::worker::detector(args.detector.detector, &args.model, &clients)?;
+        let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
+        let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
+        let pipeline = Arc::new(Pipeline::new(
+            sink,
+            Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
+            detector,
+            PipelineConfig::default(),
+        ));
+        anyhow::Ok((store, pipeline))
+    };
+    let (store, pipeline) = match init.await {
+        Ok(parts) => parts,
+        Err(e) => {
+            super::init_error::report(&e).await;
+            return Err(e);
+        }
+    };
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
         let store = store.clone();
         let pipeline = pipeline.clone();

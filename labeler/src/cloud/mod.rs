@@ -3,6 +3,8 @@
 //! (`worker --source sqs`) or from a webhook (`worker --source http`, MinIO), with the
 //! labels written to the DynamoDB store.
 
+#[cfg(feature = "lambda")]
+pub mod init_error;
 pub mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -1,7 +1,8 @@
-//! The worker's HTTP side: `/healthz`, `/metrics`, and with `--source http` the
-//! `POST /events` webhook (MinIO bucket notifications: the same S3 event JSON).
+//! The worker's HTTP side: `/healthz` (the process runs), `/readyz` (its queue and store
+//! answer), `/metrics`, and with `--source http` the `POST /events` webhook (MinIO bucket
+//! notifications: the same S3 event JSON). The same probe paths as the API, so the
+//! operator probes both the same way.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -15,6 +16,7 @@ use serde_json::json;
 
 use super::jobs::label_records;
 use super::metrics::WorkerMetrics;
+use super::sqs::SqsJobQueue;
 use crate::events::{parse, S3Notification};
 use crate::pipeline::Pipeline;
 
@@ -66,7 +68,7 @@ async fn events(State(s): State<EventsState>, headers: HeaderMap, body: Bytes) -
             "missing or wrong webhook secret",
         );
     }
-    s.metrics.events.fetch_add(1, Ordering::Relaxed);
+    s.metrics.events.inc();
     let text = String::from_utf8_lossy(&body);
     let records = match parse(&text) {
         Ok(S3Notification::Test) => {
@@ -74,7 +76,7 @@ async fn events(State(s): State<EventsState>, headers: HeaderMap, body: Bytes) -
         }
         Ok(S3Notification::Created(r)) => r,
         Err(e) => {
-            s.metrics.poison.fetch_add(1, Ordering::Relaxed);
+            s.metrics.poison.inc();
             return error(StatusCode::BAD_REQUEST, "bad_event", e.to_string());
         }
     };
@@ -89,11 +91,86 @@ async fn events(State(s): State<EventsState>, headers: HeaderMap, body: Bytes) -
     }
 }
 
-/// `/healthz` and `/metrics`, plus `POST /events` when `events` is given.
-pub fn router(metrics: Arc<WorkerMetrics>, events_state: Option<EventsState>) -> Router {
+/// What `/readyz` checks: the post store always, the SQS queue with `--source sqs`.
+#[derive(Clone)]
+pub struct Readiness {
+    /// The DynamoDB store labels are written to.
+    pub store: Arc<dyn PostStore>,
+    /// The upload-event queue, when the worker reads one.
+    pub queue: Option<Arc<SqsJobQueue>>,
+    /// Its gauge follows every answer.
+    pub metrics: Arc<WorkerMetrics>,
+}
+
+/// How long one dependency may take to answer a readiness check.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Which dependency failed a readiness check, and how (the detail goes to the log only).
+#[derive(Debug)]
+pub struct NotReady {
+    /// `store` or `queue`.
+    pub what: &'static str,
+    /// The error or the timeout.
+    pub detail: String,
+}
+
+impl Readiness {
+    /// `Ok` when every dependency answers within [`PROBE_TIMEOUT`], else the first that
+    /// did not.
+    pub async fn check(&self) -> Result<(), NotReady> {
+        let within =
+            |what: &'static str, r: Result<Result<(), postagram_core::store::StoreError>, _>| {
+                match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(NotReady {
+                        what,
+                        detail: e.to_string(),
+                    }),
+                    Err(_) => Err(NotReady {
+                        what,
+                        detail: format!("no answer within {PROBE_TIMEOUT:?}"),
+                    }),
+                }
+            };
+        within(
+            "store",
+            tokio::time::timeout(PROBE_TIMEOUT, self.store.ping()).await,
+        )?;
+        if let Some(q) = &self.queue {
+            within("queue", tokio::time::timeout(PROBE_TIMEOUT, q.ping()).await)?;
+        }
+        Ok(())
+    }
+}
+
+async fn readyz(State(r): State<Readiness>) -> Response {
+    match r.check().await {
+        Ok(()) => {
+            r.metrics.ready.set(1);
+            Json(json!({"status": "ready"})).into_response()
+        }
+        Err(e) => {
+            r.metrics.ready.set(0);
+            tracing::warn!(dependency = e.what, error = %e.detail, "not ready");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                format!("the {} does not answer", e.what),
+            )
+        }
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics`, plus `POST /events` when `events` is given.
+pub fn router(
+    metrics: Arc<WorkerMetrics>,
+    readiness: Readiness,
+    events_state: Option<EventsState>,
+) -> Router {
     let m = metrics.clone();
     let base = Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz).with_state(readiness))
         .route(
             "/metrics",
             get(move || {

@@ -83,6 +83,18 @@ impl SqsJobQueue {
             .map_err(unavailable)
     }
 
+    /// Whether the queue answers (`GetQueueAttributes`): what the worker's `/readyz` asks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
     /// Receives up to `max` messages (long poll) and returns their label jobs. Test events
     /// and messages without work are deleted; poison messages are released for the
     /// dead-letter queue.
@@ -99,9 +111,7 @@ impl SqsJobQueue {
             .map_err(unavailable)?;
         let mut jobs = Vec::new();
         for m in out.messages.unwrap_or_default() {
-            self.metrics
-                .events
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.metrics.events.inc();
             let Some(receipt) = m.receipt_handle.clone() else {
                 continue;
             };
@@ -119,9 +129,7 @@ impl SqsJobQueue {
                 }
                 Ok(S3Notification::Created(r)) => r,
                 Err(e) => {
-                    self.metrics
-                        .poison
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.metrics.poison.inc();
                     tracing::warn!(message = ?m.message_id, attempts, error = %e, "poison message; it goes to the dead-letter queue after the redrive count");
                     self.release(&receipt, Duration::ZERO).await?;
                     continue;

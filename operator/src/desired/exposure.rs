@@ -10,8 +10,8 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{with_desired_hash, Component, Owner};
-use crate::config::HTTP_PORT;
 use crate::crd::PostagramSpec;
+use postagram_core::settings::defaults;
 
 /// cert-manager annotation naming a ClusterIssuer.
 pub const CLUSTER_ISSUER: &str = "cert-manager.io/cluster-issuer";
@@ -27,7 +27,7 @@ pub fn api_service(owner: &Owner) -> Service {
             selector: Some(owner.selector(Component::Api)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
-                port: HTTP_PORT,
+                port: i32::from(defaults::HTTP_PORT),
                 target_port: Some(IntOrString::String("http".into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()

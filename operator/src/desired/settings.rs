@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::ByteString;
 use rand::RngCore;
 
-use super::meta::{hash_of, with_desired_hash, Owner};
-use crate::config as env;
+use super::meta::{hash_of, with_desired_hash, Component, Owner};
 use crate::crd::{AuthMode, PostagramSpec, StorageSpec};
+use postagram_core::settings::{defaults, env};
 
 /// Key of the generated JWT Secret.
 pub const GENERATED_JWT_KEY: &str = "jwt-secret";
@@ -39,18 +39,19 @@ pub fn public_url(owner: &Owner, spec: &PostagramSpec) -> String {
             "http://{}.{}.svc:{}",
             owner.child_name("api"),
             owner.namespace,
-            env::HTTP_PORT
+            defaults::HTTP_PORT
         ),
     }
 }
 
-/// The settings every Postagram container reads, exactly the names of ARCHITECTURE.md.
+/// The settings every Postagram container reads, named by the settings contract
+/// (`postagram_core::settings::env`).
 pub fn settings(owner: &Owner, spec: &PostagramSpec) -> BTreeMap<String, String> {
     let mut data = BTreeMap::new();
     let mut put = |k: &str, v: String| {
         data.insert(k.to_string(), v);
     };
-    put(env::ADDR, format!("0.0.0.0:{}", env::HTTP_PORT));
+    put(env::ADDR, format!("0.0.0.0:{}", defaults::HTTP_PORT));
     put(env::PUBLIC_URL, public_url(owner, spec));
     put(env::STORE, spec.storage.mode().into());
     put(env::AUTH, spec.auth.mode.as_str().into());
@@ -65,7 +66,7 @@ pub fn settings(owner: &Owner, spec: &PostagramSpec) -> BTreeMap<String, String>
         put(env::CORS_ORIGINS, spec.cors_origins.join(","));
     }
     match &spec.storage {
-        StorageSpec::Embedded(_) => put(env::DATA_DIR, env::DATA_MOUNT.into()),
+        StorageSpec::Embedded(_) => put(env::DATA_DIR, defaults::DATA_MOUNT.into()),
         StorageSpec::Aws(aws) => {
             put(env::AWS_REGION, aws.region.clone());
             put(env::TABLE, aws.table.clone());
@@ -140,9 +141,10 @@ fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
 }
 
 /// Environment taken from Secrets: the JWT secret and the AWS credentials.
-pub fn secret_env_vars(owner: &Owner, spec: &PostagramSpec) -> Vec<EnvVar> {
+pub fn secret_env_vars(owner: &Owner, spec: &PostagramSpec, component: Component) -> Vec<EnvVar> {
     let mut vars = Vec::new();
-    if spec.auth.mode == AuthMode::Jwt {
+    // Only the API signs and checks tokens; the labeler never reads the JWT secret.
+    if component == Component::Api && spec.auth.mode == AuthMode::Jwt {
         let (name, key) = match &spec.auth.jwt_secret_ref {
             Some(r) => (r.name.clone(), r.key.clone()),
             None => (
@@ -154,7 +156,7 @@ pub fn secret_env_vars(owner: &Owner, spec: &PostagramSpec) -> Vec<EnvVar> {
     }
     if let StorageSpec::Aws(aws) = &spec.storage {
         if let Some(secret) = &aws.credentials_secret {
-            for (key, optional) in env::AWS_CREDENTIAL_KEYS {
+            for (key, optional) in env::AWS_CREDENTIALS {
                 vars.push(secret_env(key, secret, key, optional));
             }
         }
@@ -176,5 +178,8 @@ pub fn env_from(owner: &Owner) -> Vec<EnvFromSource> {
 /// Hash of everything the pods read at start: the settings and which Secrets they use.
 /// Written on the pod templates so pods roll when the configuration changes.
 pub fn config_hash(owner: &Owner, spec: &PostagramSpec) -> String {
-    hash_of(&(settings(owner, spec), secret_env_vars(owner, spec)))
+    hash_of(&(
+        settings(owner, spec),
+        secret_env_vars(owner, spec, Component::Api),
+    ))
 }

@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::core::v1::Container;
 use kube::api::ObjectMeta;
+use postagram_core::settings::env;
 use serde_json::json;
 
 use super::meta::{desired_hash_of, CONFIG_HASH};
@@ -77,18 +78,15 @@ fn embedded_default_runs_one_api_with_a_claim_and_no_autoscaling() {
     assert!(c.labeler_deployment.is_none(), "labeler runs in-process");
     assert!(c.ingress.is_none());
     let data = c.config_map.data.as_ref().expect("data");
-    assert_eq!(data["POSTAGRAM_STORE"], "embedded");
-    assert_eq!(data["POSTAGRAM_DATA_DIR"], "/data");
-    assert_eq!(data["POSTAGRAM_ADDR"], "0.0.0.0:8080");
-    assert_eq!(
-        data["POSTAGRAM_PUBLIC_URL"],
-        "http://demo-api.photos.svc:8080"
-    );
-    assert_eq!(data["POSTAGRAM_MAX_LABELS"], "5");
-    assert_eq!(data["POSTAGRAM_MIN_CONFIDENCE"], "75");
-    assert_eq!(data["POSTAGRAM_DETECTOR"], "local");
+    assert_eq!(data[env::STORE], "embedded");
+    assert_eq!(data[env::DATA_DIR], "/data");
+    assert_eq!(data[env::ADDR], "0.0.0.0:8080");
+    assert_eq!(data[env::PUBLIC_URL], "http://demo-api.photos.svc:8080");
+    assert_eq!(data[env::MAX_LABELS], "5");
+    assert_eq!(data[env::MIN_CONFIDENCE], "10");
+    assert_eq!(data[env::DETECTOR], "local");
     assert_eq!(data["RUST_LOG"], "info");
-    assert!(!data.contains_key("POSTAGRAM_TABLE"));
+    assert!(!data.contains_key(env::TABLE));
     assert_eq!(
         scaling::autoscaling_summary(&postagram(json!({})).spec),
         scaling::EMBEDDED_NO_AUTOSCALING
@@ -229,13 +227,13 @@ fn aws_mode_runs_stateless_api_and_sqs_workers_with_autoscaling() {
     assert_eq!(lhpa["spec"]["maxReplicas"], 4);
     assert!(c.api_pdb.is_some() && c.labeler_pdb.is_some());
     let data = c.config_map.data.as_ref().expect("data");
-    assert_eq!(data["POSTAGRAM_STORE"], "aws");
+    assert_eq!(data[env::STORE], "aws");
     assert_eq!(data["AWS_REGION"], "eu-west-1");
-    assert_eq!(data["POSTAGRAM_TABLE"], "posts");
-    assert_eq!(data["POSTAGRAM_BUCKET"], "pics");
-    assert_eq!(data["POSTAGRAM_QUEUE_URL"], "https://sqs.example/q");
-    assert!(!data.contains_key("POSTAGRAM_DATA_DIR"));
-    assert!(!data.contains_key("POSTAGRAM_AWS_ENDPOINT_URL"));
+    assert_eq!(data[env::TABLE], "posts");
+    assert_eq!(data[env::BUCKET], "pics");
+    assert_eq!(data[env::QUEUE_URL], "https://sqs.example/q");
+    assert!(!data.contains_key(env::DATA_DIR));
+    assert!(!data.contains_key(env::AWS_ENDPOINT_URL));
 }
 
 #[test]
@@ -248,18 +246,27 @@ fn aws_credentials_from_secret_or_service_account() {
     assert_eq!(
         names,
         [
-            "POSTAGRAM_JWT_SECRET",
+            env::JWT_SECRET,
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN"
         ]
     );
-    let env = serde_json::to_value(&container(c.labeler_deployment.as_ref().expect("l")).env)
-        .expect("json");
-    assert_eq!(env[1]["valueFrom"]["secretKeyRef"]["name"], "aws-creds");
-    assert_eq!(env[3]["valueFrom"]["secretKeyRef"]["optional"], true);
+    // The labeler gets the credentials but not the JWT secret (it never reads it).
+    let labeler = container(c.labeler_deployment.as_ref().expect("l"));
     assert_eq!(
-        c.config_map.data.as_ref().expect("d")["POSTAGRAM_AWS_ENDPOINT_URL"],
+        env_names(labeler),
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN"
+        ]
+    );
+    let env = serde_json::to_value(&labeler.env).expect("json");
+    assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "aws-creds");
+    assert_eq!(env[2]["valueFrom"]["secretKeyRef"]["optional"], true);
+    assert_eq!(
+        c.config_map.data.as_ref().expect("d")[env::AWS_ENDPOINT_URL],
         "http://minio:9000"
     );
     assert!(c
@@ -281,10 +288,7 @@ fn aws_credentials_from_secret_or_service_account() {
         c.service_account.automount_service_account_token,
         Some(true)
     );
-    assert_eq!(
-        env_names(container(&c.api_deployment)),
-        ["POSTAGRAM_JWT_SECRET"]
-    );
+    assert_eq!(env_names(container(&c.api_deployment)), [env::JWT_SECRET]);
 }
 
 #[test]
@@ -319,10 +323,7 @@ fn jwt_secret_generated_referenced_or_absent() {
     let c = build(json!({"auth": {"mode": "header"}}));
     assert!(c.jwt_secret.is_none());
     assert!(container(&c.api_deployment).env.is_none());
-    assert_eq!(
-        c.config_map.data.as_ref().expect("d")["POSTAGRAM_AUTH"],
-        "header"
-    );
+    assert_eq!(c.config_map.data.as_ref().expect("d")[env::AUTH], "header");
 }
 
 #[test]
@@ -346,7 +347,7 @@ fn ingress_with_and_without_tls() {
         "demo-api"
     );
     assert_eq!(
-        c.config_map.data.as_ref().expect("d")["POSTAGRAM_PUBLIC_URL"],
+        c.config_map.data.as_ref().expect("d")[env::PUBLIC_URL],
         "https://photos.example.com"
     );
 
@@ -364,13 +365,13 @@ fn ingress_with_and_without_tls() {
     let ing = serde_json::to_value(c.ingress.as_ref().expect("ingress")).expect("json");
     assert!(ing["spec"]["tls"].is_null());
     assert_eq!(
-        c.config_map.data.as_ref().expect("d")["POSTAGRAM_PUBLIC_URL"],
+        c.config_map.data.as_ref().expect("d")[env::PUBLIC_URL],
         "http://plain.example"
     );
 
     let c = build(json!({"publicUrl": "https://p.example", "ingress": {"host": "plain.example"}}));
     assert_eq!(
-        c.config_map.data.as_ref().expect("d")["POSTAGRAM_PUBLIC_URL"],
+        c.config_map.data.as_ref().expect("d")[env::PUBLIC_URL],
         "https://p.example"
     );
 }
@@ -382,11 +383,11 @@ fn labeler_options_reach_the_config() {
         "modelPath": "/models/m.onnx"}, "corsOrigins": ["https://a", "https://b"], "logLevel": "debug"}),
     );
     let data = c.config_map.data.as_ref().expect("d");
-    assert_eq!(data["POSTAGRAM_DETECTOR"], "rekognition");
-    assert_eq!(data["POSTAGRAM_MAX_LABELS"], "9");
-    assert_eq!(data["POSTAGRAM_MIN_CONFIDENCE"], "0");
-    assert_eq!(data["POSTAGRAM_MODEL_PATH"], "/models/m.onnx");
-    assert_eq!(data["POSTAGRAM_CORS_ORIGINS"], "https://a,https://b");
+    assert_eq!(data[env::DETECTOR], "rekognition");
+    assert_eq!(data[env::MAX_LABELS], "9");
+    assert_eq!(data[env::MIN_CONFIDENCE], "0");
+    assert_eq!(data[env::MODEL_PATH], "/models/m.onnx");
+    assert_eq!(data[env::CORS_ORIGINS], "https://a,https://b");
     assert_eq!(data["RUST_LOG"], "debug");
 }
 

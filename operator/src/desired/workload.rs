@@ -18,8 +18,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::meta::{with_desired_hash, Component, Owner, CONFIG_HASH};
 use super::settings::{config_hash, env_from, secret_env_vars};
 use super::storage::data_claim_name;
-use crate::config::{DATA_MOUNT, HTTP_PORT};
 use crate::crd::{PostagramSpec, StorageSpec};
+use postagram_core::settings::defaults::{self, DATA_MOUNT};
 
 /// UID/GID the containers run as (distroless `nonroot`).
 pub const RUN_AS: i64 = 65532;
@@ -135,7 +135,7 @@ fn base_container(
     image: &str,
     resources: Option<&ResourceRequirements>,
 ) -> Container {
-    let env = secret_env_vars(owner, spec);
+    let env = secret_env_vars(owner, spec, component);
     Container {
         name: component.as_str().into(),
         image: Some(image.into()),
@@ -143,7 +143,7 @@ fn base_container(
         env: (!env.is_empty()).then_some(env),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
-            container_port: HTTP_PORT,
+            container_port: i32::from(defaults::HTTP_PORT),
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
