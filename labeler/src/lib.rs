@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod categories;
+pub mod decode_budget;
 pub mod cli;
 #[cfg(feature = "aws")]
 pub mod cloud;
