@@ -258,14 +258,18 @@ mod tests {
         let cache = ListCache::new(64 * 1024, CACHE_TTL);
         for i in 0..1000 {
             cache
-                .get_or_compute(&query(&format!("q{i}")), || 1, |g| async move {
-                    Ok(Arc::new(CachedList {
-                        generation: g,
-                        body: Bytes::from_static(&BIG),
-                        etag: HeaderValue::from_static("\"e\""),
-                        link: None,
-                    }))
-                })
+                .get_or_compute(
+                    &query(&format!("q{i}")),
+                    || 1,
+                    |g| async move {
+                        Ok(Arc::new(CachedList {
+                            generation: g,
+                            body: Bytes::from_static(&BIG),
+                            etag: HeaderValue::from_static("\"e\""),
+                            link: None,
+                        }))
+                    },
+                )
                 .await
                 .expect("answer");
         }

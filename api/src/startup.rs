@@ -25,9 +25,9 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::jwt::JwtKeys;
 use crate::config::{AuthMode, Config, DetectorKind, StoreKind};
 use crate::error::error_response;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::middleware::{self, RequestLayer, REQUEST_ID};
-use crate::limits::Limits;
 use crate::routes;
 use crate::state::{AppState, AppStateInner};
 

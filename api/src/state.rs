@@ -10,9 +10,9 @@ use postagram_core::store::PostStore;
 
 use crate::auth::jwt::JwtKeys;
 use crate::config::AuthMode;
-use crate::metrics::Metrics;
 use crate::limits::Limits;
 use crate::list_cache::ListCache;
+use crate::metrics::Metrics;
 
 /// Shared application state: one `Arc`, so the per-request clones axum makes of it
 /// (every `State` extractor and middleware) cost one atomic increment.

@@ -106,12 +106,12 @@ mod tests {
         let budget = DecodeBudget::new(10 * 1024 * 1024);
         let first = budget.acquire(6 * 1024 * 1024).await.expect("fits");
         assert_eq!(budget.available_bytes(), 4 * 1024 * 1024);
-        let second = tokio::time::timeout(
-            Duration::from_millis(100),
-            budget.acquire(6 * 1024 * 1024),
-        )
-        .await;
-        assert!(second.is_err(), "the second decode waits while the first holds the budget");
+        let second =
+            tokio::time::timeout(Duration::from_millis(100), budget.acquire(6 * 1024 * 1024)).await;
+        assert!(
+            second.is_err(),
+            "the second decode waits while the first holds the budget"
+        );
         drop(first);
         let second = tokio::time::timeout(Duration::from_secs(5), budget.acquire(6 * 1024 * 1024))
             .await

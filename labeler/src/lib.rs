@@ -7,10 +7,10 @@
 
 pub mod bench;
 pub mod categories;
-pub mod decode_budget;
 pub mod cli;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod decode_budget;
 pub mod detector;
 pub mod error;
 pub mod events;

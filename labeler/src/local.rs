@@ -134,8 +134,8 @@ impl Detector for LocalDetector {
             drop(permit);
             labels
         })
-            .await
-            .map_err(|e| DetectError::Model(format!("inference task failed: {e}")))?
+        .await
+        .map_err(|e| DetectError::Model(format!("inference task failed: {e}")))?
     }
 
     fn name(&self) -> &'static str {

@@ -25,10 +25,9 @@ impl TrustedProxies {
         for e in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
             let net = match e.parse::<IpNet>() {
                 Ok(n) => n,
-                Err(_) => e
-                    .parse::<IpAddr>()
-                    .map(IpNet::from)
-                    .map_err(|_| anyhow::anyhow!("trusted proxy `{e}` is not an address or CIDR"))?,
+                Err(_) => e.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
+                    anyhow::anyhow!("trusted proxy `{e}` is not an address or CIDR")
+                })?,
             };
             nets.push(net);
         }

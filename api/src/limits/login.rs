@@ -148,8 +148,14 @@ mod tests {
             g.failed("alice", attacker);
         }
         assert!(g.check("alice", attacker).is_err(), "guessing pair waits");
-        assert!(g.check("alice", owner).is_ok(), "owner elsewhere is not held back");
-        assert!(g.check("bob", attacker).is_ok(), "other accounts from the address too");
+        assert!(
+            g.check("alice", owner).is_ok(),
+            "owner elsewhere is not held back"
+        );
+        assert!(
+            g.check("bob", attacker).is_ok(),
+            "other accounts from the address too"
+        );
     }
 
     #[test]
@@ -158,8 +164,14 @@ mod tests {
         for i in 0..4u8 {
             g.failed("alice", [10, 0, 0, i].into());
         }
-        assert!(g.check("alice", [10, 0, 0, 1].into()).is_err(), "a failed address waits");
-        assert!(g.check("alice", [10, 0, 0, 200].into()).is_ok(), "a fresh one does not");
+        assert!(
+            g.check("alice", [10, 0, 0, 1].into()).is_err(),
+            "a failed address waits"
+        );
+        assert!(
+            g.check("alice", [10, 0, 0, 200].into()).is_ok(),
+            "a fresh one does not"
+        );
     }
 
     #[test]

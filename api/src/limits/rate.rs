@@ -51,9 +51,9 @@ impl<K: Hash + Eq + Clone> KeyedRate<K> {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        limiter
-            .check_key(key)
-            .map_err(|not_until| retry_after(not_until.wait_time_from(DefaultClock::default().now())))
+        limiter.check_key(key).map_err(|not_until| {
+            retry_after(not_until.wait_time_from(DefaultClock::default().now()))
+        })
     }
 
     /// Keys currently remembered (for tests).
