@@ -241,16 +241,42 @@ async fn posts_upload_urls_and_uploads_are_limited_per_user() {
     assert_retry_after(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
-/// An 8000×8000 16-bit RGB PNG: ~0.5 MB on disk, ~576 MB to decode and convert.
+/// An 8000×8000 16-bit RGB PNG (all black): ~0.4 MB on disk, ~576 MB to decode and
+/// convert. Written chunk by chunk (the `image` encoder takes ~40 s for this in a debug
+/// test build; fdeflate takes well under a second).
 pub fn huge_png() -> Vec<u8> {
-    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-    use image::ImageEncoder;
-    let pixels = vec![0u8; 8000 * 8000 * 6];
-    let mut out = Vec::new();
-    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::NoFilter)
-        .write_image(&pixels, 8000, 8000, image::ExtendedColorType::Rgb16)
-        .expect("encode png");
+    const W: u32 = 8000;
+    const H: u32 = 8000;
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&W.to_be_bytes());
+    ihdr.extend_from_slice(&H.to_be_bytes());
+    ihdr.extend_from_slice(&[16, 2, 0, 0, 0]); // 16-bit, RGB, deflate, no filter method, no interlace
+                                               // Each row: filter byte 0 then 6 bytes per pixel.
+    let raw = vec![0u8; H as usize * (1 + W as usize * 6)];
+    let idat = fdeflate::compress_to_vec(&raw);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &idat);
+    chunk(&mut out, b"IEND", &[]);
     out
+}
+
+#[test]
+fn the_huge_png_is_what_it_claims() {
+    let png = huge_png();
+    let reader = image::ImageReader::new(std::io::Cursor::new(&png))
+        .with_guessed_format()
+        .expect("format");
+    assert_eq!(reader.into_dimensions().expect("header"), (8000, 8000));
 }
 
 #[tokio::test]
@@ -265,7 +291,9 @@ async fn a_big_dimension_png_fails_against_the_decode_budget_and_the_server_stay
     })
     .await;
     let token = app.user("alice").await;
+    let t = Instant::now();
     let png = huge_png();
+    eprintln!("huge png: {} bytes in {:?}", png.len(), t.elapsed());
     assert!(png.len() < 8 * 1024 * 1024, "{} bytes", png.len());
     let mut ids = Vec::new();
     for i in 0..2 {
