@@ -27,7 +27,8 @@ trap 'kill $API_PID $CEIL_PID $WRITER_PID 2>/dev/null || true; rm -rf "$DATA"' E
 
 PORT=18181; CPORT=18182
 start_ns=$(date +%s%N)
-POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR=127.0.0.1:$PORT RUST_LOG=warn \
+# The write benchmarks post from one user as fast as wrk can: no per-user post limit.
+POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR=127.0.0.1:$PORT RUST_LOG=warn POSTAGRAM_POST_RATE_PER_MINUTE=0 \
     "$T/postagram-api" & API_PID=$!
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.005; done
 ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))

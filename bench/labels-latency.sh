@@ -14,7 +14,7 @@ cargo build --release --quiet -p postagram-api --bin postagram-api
 T="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 DATA="$(mktemp -d)"; PORT=18183; B="http://127.0.0.1:$PORT"
 trap 'kill $API_PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR=127.0.0.1:$PORT RUST_LOG=warn "$T/postagram-api" & API_PID=$!
+POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR=127.0.0.1:$PORT RUST_LOG=warn POSTAGRAM_POST_RATE_PER_MINUTE=0 POSTAGRAM_UPLOAD_RATE_PER_MINUTE=0 "$T/postagram-api" & API_PID=$!
 until curl -sf "$B/readyz" >/dev/null; do sleep 0.01; done
 curl -sf -X POST "$B/auth/signup" -H 'content-type: application/json' -d '{"username":"bench","password":"benchmark"}' >/dev/null
 TOKEN=$(curl -sf -X POST "$B/auth/login" -H 'content-type: application/json' -d '{"username":"bench","password":"benchmark"}' | jq -r .token)

@@ -131,9 +131,9 @@ pub struct Config {
     /// Lifetime of presigned upload and picture URLs, in seconds.
     #[arg(long, env = env::URL_EXPIRY_SECS, default_value_t = 900)]
     pub url_expiry_secs: u64,
-    /// Login attempts allowed per client address per minute.
-    #[arg(long, env = env::LOGIN_RATE_PER_MINUTE, default_value_t = 10)]
-    pub login_rate_per_minute: u32,
+    /// Abuse limits: list cache bytes, hashing slots, rate limits, trusted proxies.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Config {
@@ -186,6 +186,7 @@ impl Config {
         c.data_dir = data_dir.into();
         c.jwt_secret = Some("test-secret-test-secret-test-secret".into());
         c.labeler_workers = Some(0);
+        c.limits.relax_for_tests();
         c
     }
 }

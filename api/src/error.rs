@@ -59,6 +59,12 @@ pub enum ApiError {
         /// Seconds until the next attempt is allowed.
         retry_after: u64,
     },
+    /// 503 with `Retry-After`: too much work of one kind at once (password hashing).
+    #[error("the server is busy, retry in {retry_after} s")]
+    Overloaded {
+        /// Seconds after which a retry is likely to get through.
+        retry_after: u64,
+    },
     /// 503: a backend is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -99,6 +105,7 @@ impl ApiError {
             }
             ApiError::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -129,7 +136,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut resp = error_response(status, code, message);
-        if let ApiError::RateLimited { retry_after } = self {
+        if let ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }

@@ -51,7 +51,9 @@ pub fn spawn_workers(
             env::LABELER_WORKERS
         )
     })?;
-    let detector: Arc<dyn Detector> = Arc::new(detector);
+    // One budget for all workers: their decoded pixels together stay under it.
+    let detector: Arc<dyn Detector> =
+        Arc::new(detector.with_decode_budget(config.limits.decode.budget()));
     let metrics = state.metrics.clone();
     let hook: ReportHook = Arc::new(move |report| {
         metrics

@@ -8,6 +8,8 @@ pub mod config;
 pub mod error;
 pub mod json;
 pub mod labeling;
+pub mod limits;
+pub mod list_cache;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

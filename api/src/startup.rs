@@ -24,12 +24,12 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::auth::jwt::JwtKeys;
-use crate::auth::rate_limit::RateLimiter;
 use crate::config::{AuthMode, Config, StoreKind};
 use crate::error::error_response;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::middleware::{self, RequestLayer, REQUEST_ID};
-use crate::routes::{self, posts::ListCache};
+use crate::routes;
 use crate::state::{AppState, AppStateInner};
 
 /// A bound, ready-to-run server.
@@ -187,12 +187,12 @@ impl Application {
             object_signer: stores.sqlite.is_some().then_some(signer),
             jwt: JwtKeys::new(&secret, Duration::from_secs(config.jwt_ttl_secs.max(1))),
             auth_mode: config.auth,
-            login_limiter: Arc::new(RateLimiter::new(config.login_rate_per_minute)),
+            limits: Arc::new(Limits::new(&config.limits)?),
             metrics: Arc::new(Metrics::new()),
             public_url: public_url.clone().into(),
             max_upload_bytes: config.max_upload_bytes,
             url_expiry: Duration::from_secs(config.url_expiry_secs.max(60)),
-            list_cache: Arc::new(ListCache::default()),
+            list_cache: config.limits.list_cache(),
             label_wakeup: Arc::new(tokio::sync::Notify::new()),
         });
         let router = router(state.clone(), &config)?;

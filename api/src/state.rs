@@ -9,10 +9,10 @@ use postagram_core::signing::UrlSigner;
 use postagram_core::store::PostStore;
 
 use crate::auth::jwt::JwtKeys;
-use crate::auth::rate_limit::RateLimiter;
 use crate::config::AuthMode;
+use crate::limits::Limits;
+use crate::list_cache::ListCache;
 use crate::metrics::Metrics;
-use crate::routes::posts::ListCache;
 
 /// Shared application state: one `Arc`, so the per-request clones axum makes of it
 /// (every `State` extractor and middleware) cost one atomic increment.
@@ -47,8 +47,8 @@ pub struct AppStateInner {
     pub jwt: JwtKeys,
     /// Auth mode.
     pub auth_mode: AuthMode,
-    /// Login attempts per client address.
-    pub login_limiter: Arc<RateLimiter>,
+    /// Rate limits, hashing slots and trusted proxies.
+    pub limits: Arc<Limits>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Base URL clients reach this server at.

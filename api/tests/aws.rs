@@ -121,6 +121,9 @@ async fn start_worker_with(
         log: LogArgs {
             log_format: LogFormat::Text,
         },
+        decode: postagram_labeler::decode_budget::DecodeBudgetArgs {
+            decode_budget_mib: 512,
+        },
         webhook_secret: webhook_secret.map(String::from),
         concurrency: Some(2),
         wait_secs: 1,

@@ -37,7 +37,7 @@ pub enum StoreError {
 }
 
 /// Filters and pagination of `GET /posts`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     /// Only this author's posts.
     pub user: Option<String>,

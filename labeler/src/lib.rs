@@ -10,6 +10,7 @@ pub mod categories;
 pub mod cli;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod decode_budget;
 pub mod detector;
 pub mod error;
 pub mod events;

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::categories::Taxonomy;
+use crate::decode_budget::DecodeBudget;
 use crate::model::weights::Weights;
 use crate::model::EfficientNetLite0;
 use crate::preprocess::{self, Normalization};
@@ -29,6 +30,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct LocalDetector {
     inner: Arc<Inner>,
+    budget: Option<DecodeBudget>,
 }
 
 impl LocalDetector {
@@ -43,7 +45,15 @@ impl LocalDetector {
                 taxonomy,
                 opts,
             }),
+            budget: None,
         })
+    }
+
+    /// Makes [`Detector::detect`] hold each picture's estimated decoding memory from
+    /// `budget` (shared with every other clone and detector given it) while it runs.
+    pub fn with_decode_budget(mut self, budget: DecodeBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// The options this detector was loaded with.
@@ -111,10 +121,21 @@ impl LocalDetector {
 #[async_trait::async_trait]
 impl Detector for LocalDetector {
     async fn detect(&self, picture: bytes::Bytes) -> Result<Vec<Label>, DetectError> {
+        let permit = match &self.budget {
+            Some(budget) => {
+                let cost = preprocess::decode_cost(&picture).unwrap_or(picture.len() as u64);
+                Some(budget.acquire(cost).await?)
+            }
+            None => None,
+        };
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.detect_blocking(&picture))
-            .await
-            .map_err(|e| DetectError::Model(format!("inference task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let labels = this.detect_blocking(&picture);
+            drop(permit);
+            labels
+        })
+        .await
+        .map_err(|e| DetectError::Model(format!("inference task failed: {e}")))?
     }
 
     fn name(&self) -> &'static str {

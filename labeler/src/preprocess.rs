@@ -113,6 +113,26 @@ pub fn decode(picture: &[u8]) -> Result<DynamicImage, DetectError> {
     Ok(img)
 }
 
+/// Estimated peak bytes of decoding `picture` with [`prepare`], read from its header
+/// only: the decoded pixels (width × height × bytes per pixel of its colour type), a
+/// second copy when the EXIF orientation rotates or flips it, and the RGB8 copy the
+/// crop makes. `None` when the header cannot be read (decoding then fails early, with
+/// little memory, and reports why).
+pub fn decode_cost(picture: &[u8]) -> Option<u64> {
+    let reader = ImageReader::new(Cursor::new(picture))
+        .with_guessed_format()
+        .ok()?;
+    let mut decoder = reader.into_decoder().ok()?;
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    let decoded = pixels * u64::from(decoder.color_type().bytes_per_pixel());
+    let oriented = match decoder.orientation().unwrap_or(Orientation::NoTransforms) {
+        Orientation::NoTransforms => 0,
+        _ => decoded,
+    };
+    Some(decoded + oriented + pixels * 3)
+}
+
 /// Maps the `image` crate's errors onto ours.
 fn map_image_error(e: ImageError) -> DetectError {
     match e {

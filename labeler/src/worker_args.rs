@@ -33,6 +33,9 @@ pub struct WorkerArgs {
     /// Log format.
     #[command(flatten)]
     pub log: LogArgs,
+    /// Memory all picture decoders of the worker may hold at once.
+    #[command(flatten)]
+    pub decode: crate::decode_budget::DecodeBudgetArgs,
     /// Shared secret of the webhook (`x-postagram-secret` or `Authorization: Bearer`).
     #[arg(long, env = env::WEBHOOK_SECRET, hide_env_values = true)]
     pub webhook_secret: Option<String>,

@@ -449,7 +449,7 @@ async fn tabs_user_filter_and_infinite_scroll() {
 
 #[tokio::test]
 async fn login_errors_are_readable() {
-    let server = Server::start(|c| c.login_rate_per_minute = 4).await;
+    let server = Server::start(|c| c.limits.login_rate_per_minute = 4).await;
     server.token("taken").await; // one login used
 
     let mut h = Harness::new(&server.url, None);

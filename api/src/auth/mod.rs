@@ -1,8 +1,7 @@
-//! Who is asking: password hashing, JWTs, the two auth modes, login rate limiting.
+//! Who is asking: password hashing, JWTs, the two auth modes (rate limits: `crate::limits`).
 
 pub mod extract;
 pub mod jwt;
 pub mod password;
-pub mod rate_limit;
 
 pub use extract::AuthUser;

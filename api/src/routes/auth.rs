@@ -1,8 +1,6 @@
 //! `POST /auth/signup`, `POST /auth/login`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use postagram_core::store::NewUser;
@@ -12,9 +10,10 @@ use postagram_core::wire::{Credentials, ErrorBody, TokenView, UserView};
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
+use crate::limits::client_addr::ClientAddr;
 use crate::state::AppState;
 
-/// Creates an account.
+/// Creates an account. Rate limited per client address; password hashing is bounded.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = Credentials,
     responses(
         (status = 201, description = "account created", body = UserView),
@@ -23,12 +22,21 @@ use crate::state::AppState;
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "invalid username or password", body = ErrorBody),
-        (status = 503, description = "store unavailable", body = ErrorBody),
+        (status = 429, description = "too many sign-ups from this address; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, description = "store unavailable, or too many password hashes at once (`overloaded`, with `Retry-After`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait (`overloaded` only)"))),
     ))]
 pub async fn signup(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(creds): ApiJson<Credentials>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
+    state
+        .limits
+        .signup
+        .check(&client)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     validate::username(&creds.username)?;
     validate::password(&creds.password)?;
     if state.store.get_user(&creds.username).await?.is_some() {
@@ -37,7 +45,7 @@ pub async fn signup(
             creds.username
         )));
     }
-    let password_hash = password::hash(creds.password).await?;
+    let password_hash = password::hash(&state.limits.hashing, creds.password).await?;
     let user = state
         .store
         .create_user(NewUser {
@@ -49,7 +57,9 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(user.to_view())))
 }
 
-/// Exchanges a username and password for a token. Rate limited per client address.
+/// Exchanges a username and password for a token. Failed logins are limited per
+/// (account, address), per address and per account; a right password from an address
+/// that did not fail is never held back by another address's failures.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
     responses(
         (status = 200, description = "signed in", body = TokenView),
@@ -57,17 +67,19 @@ pub async fn signup(
         (status = 401, description = "wrong username or password", body = ErrorBody),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "wrong field types", body = ErrorBody),
-        (status = 429, description = "too many attempts", body = ErrorBody),
-        (status = 503, description = "store unavailable", body = ErrorBody),
+        (status = 429, description = "too many failed logins for this account from this address (or from this address); see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, description = "store unavailable, or too many password checks at once (`overloaded`, with `Retry-After`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait (`overloaded` only)"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(creds): ApiJson<Credentials>,
 ) -> ApiResult<Json<TokenView>> {
-    state
-        .login_limiter
-        .check(peer.ip())
+    let guard = &state.limits.login;
+    guard
+        .check(&creds.username, client)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let stored = if validate::username(&creds.username).is_ok() {
         state
@@ -78,13 +90,15 @@ pub async fn login(
     } else {
         None
     };
-    if !password::verify(creds.password, stored).await? {
+    if !password::verify(&state.limits.hashing, creds.password, stored).await? {
+        guard.failed(&creds.username, client);
         tracing::info!(user = %creds.username, "failed login");
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "wrong username or password",
         ));
     }
+    guard.succeeded(&creds.username, client);
     let (token, expires_at) = state.jwt.issue(&creds.username)?;
     Ok(Json(TokenView { token, expires_at }))
 }

@@ -71,6 +71,8 @@ fn check_signature(
         (status = 404, description = "the post no longer exists", body = ErrorBody),
         (status = 413, description = "picture too large", body = ErrorBody),
         (status = 415, description = "not an accepted picture type, or bytes of another type", body = ErrorBody),
+        (status = 429, description = "too many uploads for this user; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn put_object(
@@ -97,6 +99,11 @@ pub async fn put_object(
     check_signature(&state, "PUT", &key, &content_type, params)?;
     let (user, post_id) = parse_object_key(&key)
         .ok_or_else(|| ApiError::bad_request("invalid_key", "not a picture object key"))?;
+    state
+        .limits
+        .uploads
+        .check(&user)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let limit = state.max_upload_bytes;
     let too_large = || ApiError::TooLarge(format!("pictures are limited to {limit} bytes"));
     if let Some(len) = headers

@@ -1,8 +1,6 @@
 //! `/posts`: create, list (filters, cursor pages, ETag), get, delete.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -21,93 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
+use crate::list_cache::CachedList;
 use crate::state::AppState;
-
-/// How long a cached list answer may be served (it also bounds picture URL staleness).
-const CACHE_TTL: Duration = Duration::from_secs(30);
-const CACHE_MAX_ENTRIES: usize = 2048;
-
-/// A rendered `GET /posts` answer, headers included, shared by every hit.
-struct CachedList {
-    generation: u64,
-    at: Instant,
-    body: Bytes,
-    etag: HeaderValue,
-    link: Option<HeaderValue>,
-}
-
-/// Rendered list answers keyed by the raw query string, valid while the store's
-/// generation is unchanged (embedded store only: every writer is in this process). Only
-/// answers to valid queries are stored, so a hit skips parsing the query too.
-///
-/// After a write invalidates the answers, the readers of one query wait for a single
-/// one of them to run it (`gate`) instead of all running it at once.
-#[derive(Default)]
-pub struct ListCache {
-    entries: RwLock<HashMap<String, Arc<CachedList>>>,
-    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl ListCache {
-    /// The lock that lets one request at a time compute the answer for `key`.
-    fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(g) = gates.get(key) {
-            return g.clone();
-        }
-        if gates.len() >= CACHE_MAX_ENTRIES {
-            // Only gates someone is holding or waiting for are worth keeping.
-            gates.retain(|_, g| Arc::strong_count(g) > 1);
-        }
-        let g = Arc::new(tokio::sync::Mutex::new(()));
-        gates.insert(key.to_string(), g.clone());
-        g
-    }
-
-    /// The answer for `key` at the store's current `generation`: cached, or made by
-    /// `compute` and cached. Concurrent callers for one key wait for a single `compute`.
-    async fn get_or_compute<G, F, Fut>(
-        &self,
-        key: &str,
-        generation: G,
-        compute: F,
-    ) -> ApiResult<Arc<CachedList>>
-    where
-        G: Fn() -> u64,
-        F: FnOnce(u64) -> Fut,
-        Fut: std::future::Future<Output = ApiResult<Arc<CachedList>>>,
-    {
-        let gate = self.gate(key);
-        let _computing = gate.lock().await;
-        // Read after waiting: whoever held the gate may have just cached the answer.
-        let g = generation();
-        if let Some(hit) = self.get(key, g) {
-            return Ok(hit);
-        }
-        let answer = compute(g).await?;
-        self.put(key, answer.clone());
-        Ok(answer)
-    }
-
-    fn get(&self, key: &str, generation: u64) -> Option<Arc<CachedList>> {
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|c| c.generation == generation && c.at.elapsed() < CACHE_TTL)
-            .cloned()
-    }
-
-    fn put(&self, key: &str, value: Arc<CachedList>) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= CACHE_MAX_ENTRIES {
-            entries.retain(|_, c| c.generation == value.generation && c.at.elapsed() < CACHE_TTL);
-            if entries.len() >= CACHE_MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(key.to_string(), value);
-    }
-}
 
 /// Query parameters of `GET /posts`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -186,12 +99,6 @@ fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
     ))]
 pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
     let (headers, uri) = (req.headers(), req.uri());
-    let cache_key = uri.query().unwrap_or_default();
-    if let Some(g) = state.store.generation() {
-        if let Some(hit) = state.list_cache.get(cache_key, g) {
-            return Ok(list_response(headers, &hit));
-        }
-    }
     let Query(params) = Query::<ListParams>::try_from_uri(uri)
         .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let limit = match non_empty(params.limit.clone()) {
@@ -205,6 +112,8 @@ pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Resp
             }
         },
     };
+    // The normalised query is the cache key: unknown parameters are ignored, so they
+    // cannot make new entries.
     let query = ListQuery {
         user: non_empty(params.user),
         label: non_empty(params.label),
@@ -216,7 +125,7 @@ pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Resp
         let generation = || state.store.generation().unwrap_or(0);
         state
             .list_cache
-            .get_or_compute(cache_key, generation, |g| render(&state, &query, g))
+            .get_or_compute(&query, generation, |g| render(&state, &query, g))
             .await?
     } else {
         render(&state, &query, 0).await?
@@ -253,7 +162,6 @@ async fn render(
     });
     Ok(Arc::new(CachedList {
         generation,
-        at: Instant::now(),
         etag: HeaderValue::from_str(&etag_of(&body))
             .map_err(|e| ApiError::Internal(e.to_string()))?,
         link: link.and_then(|l| HeaderValue::from_str(&l).ok()),
@@ -270,6 +178,8 @@ async fn render(
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "invalid title or body", body = ErrorBody),
+        (status = 429, description = "too many posts from this user; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn create(
@@ -277,6 +187,11 @@ pub async fn create(
     AuthUser(user): AuthUser,
     ApiJson(new): ApiJson<NewPost>,
 ) -> ApiResult<Response> {
+    state
+        .limits
+        .posts
+        .check(&user)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     validate::title(&new.title)?;
     validate::body(&new.body)?;
     let post = state.store.create_post(&user, new).await?;
@@ -353,82 +268,4 @@ pub async fn delete(
     state.store.delete_post(id).await?;
     tracing::info!(user = %user, post = %id, pictures = removed, "post deleted");
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-
-    fn answer(generation: u64, body: &'static str) -> Arc<CachedList> {
-        Arc::new(CachedList {
-            generation,
-            at: Instant::now(),
-            body: Bytes::from_static(body.as_bytes()),
-            etag: HeaderValue::from_static("\"e\""),
-            link: None,
-        })
-    }
-
-    /// Sixteen readers miss the cache at once: one runs the query, the others get its
-    /// answer; a new generation runs it again.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_misses_run_the_query_once() {
-        let cache = Arc::new(ListCache::default());
-        let runs = Arc::new(AtomicUsize::new(0));
-        let generation = Arc::new(AtomicUsize::new(1));
-        let ask = |cache: Arc<ListCache>, runs: Arc<AtomicUsize>, generation: Arc<AtomicUsize>| async move {
-            cache
-                .get_or_compute(
-                    "limit=20",
-                    || generation.load(Ordering::SeqCst) as u64,
-                    |g| async move {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        Ok(answer(g, "[]"))
-                    },
-                )
-                .await
-                .expect("answer")
-        };
-        let tasks: Vec<_> = (0..16)
-            .map(|_| tokio::spawn(ask(cache.clone(), runs.clone(), generation.clone())))
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.expect("join").body, Bytes::from_static(b"[]"));
-        }
-        assert_eq!(
-            runs.load(Ordering::SeqCst),
-            1,
-            "one query for sixteen readers"
-        );
-        generation.store(2, Ordering::SeqCst);
-        let again = ask(cache.clone(), runs.clone(), generation.clone()).await;
-        assert_eq!(again.generation, 2);
-        assert_eq!(
-            runs.load(Ordering::SeqCst),
-            2,
-            "a write means one new query"
-        );
-    }
-
-    /// A failed query is not cached, and the next reader tries again.
-    #[tokio::test]
-    async fn errors_are_not_cached() {
-        let cache = ListCache::default();
-        let failed = cache
-            .get_or_compute(
-                "q=x",
-                || 1,
-                |_| async { Err(ApiError::Internal("store down".into())) },
-            )
-            .await;
-        assert!(failed.is_err());
-        let ok = cache
-            .get_or_compute("q=x", || 1, |g| async move { Ok(answer(g, "[1]")) })
-            .await
-            .expect("answer");
-        assert_eq!(ok.body, Bytes::from_static(b"[1]"));
-    }
 }

@@ -47,6 +47,8 @@ fn required(v: Option<String>, name: &str) -> ApiResult<String> {
         (status = 403, description = "someone else's post", body = ErrorBody),
         (status = 404, description = "no such post", body = ErrorBody),
         (status = 415, description = "not an accepted picture type", body = ErrorBody),
+        (status = 429, description = "too many upload URLs for this user; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn signed_url_put(
@@ -54,6 +56,11 @@ pub async fn signed_url_put(
     AuthUser(user): AuthUser,
     params: Result<Query<SignedUrlParams>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<SignedUrlView>> {
+    state
+        .limits
+        .upload_urls
+        .check(&user)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let filename = required(params.filename, "filename")?;
     let filetype = required(params.filetype, "filetype")?;
@@ -90,6 +97,8 @@ pub async fn signed_url_put(
         (status = 403, description = "someone else's post", body = ErrorBody),
         (status = 404, description = "no such post", body = ErrorBody),
         (status = 415, description = "not an accepted picture type", body = ErrorBody),
+        (status = 429, description = "too many upload URLs for this user; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn get_signed_url_put(

@@ -106,7 +106,7 @@ async fn login_issues_token_and_rejects_bad_credentials() {
 
 #[tokio::test]
 async fn login_is_rate_limited_per_address() {
-    let app = TestApp::spawn_with(|c| c.login_rate_per_minute = 3).await;
+    let app = TestApp::spawn_with(|c| c.limits.login_rate_per_minute = 3).await;
     app.signup("alice").await;
     for _ in 0..3 {
         let r = app

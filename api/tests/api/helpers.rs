@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use postagram_api::config::{AuthMode, Config};
 use postagram_api::startup::Application;
+use postagram_api::state::AppState;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -17,6 +18,8 @@ pub struct TestApp {
     pub url: String,
     pub client: Client,
     pub data_dir: PathBuf,
+    /// The in-process server's shared state (None for [`TestApp::binary`]).
+    pub state: Option<AppState>,
     _tmp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
@@ -77,6 +80,7 @@ impl TestApp {
         f(&mut config);
         let app = Application::build(config).await.expect("build app");
         let url = app.public_url().to_string();
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async {
             let _ = rx.await;
@@ -88,6 +92,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             data_dir: dir,
+            state: Some(state),
             _tmp: None,
             stop: Some(tx),
             handle: Some(handle),
@@ -115,6 +120,7 @@ impl TestApp {
             url: format!("http://127.0.0.1:{port}"),
             client: Client::new(),
             data_dir: dir.to_path_buf(),
+            state: None,
             _tmp: None,
             stop: None,
             handle: None,
@@ -167,6 +173,11 @@ impl TestApp {
             None,
         )
         .await
+    }
+
+    /// Signs up `user` (owned, for many concurrent sign-ups).
+    pub async fn signup_as(&self, user: String) -> Response {
+        self.signup(&user).await
     }
 
     /// Signs up and logs in; returns the token.

@@ -74,7 +74,8 @@ pub const MAX_BODY_BYTES: &str = "POSTAGRAM_MAX_BODY_BYTES";
 pub const REQUEST_TIMEOUT_SECS: &str = "POSTAGRAM_REQUEST_TIMEOUT_SECS";
 /// Lifetime of presigned upload and picture URLs, in seconds.
 pub const URL_EXPIRY_SECS: &str = "POSTAGRAM_URL_EXPIRY_SECS";
-/// Login attempts allowed per client address per minute.
+/// Failed logins allowed per (account, client address) per minute before that pair
+/// backs off (a right password from another address is never held back by it).
 pub const LOGIN_RATE_PER_MINUTE: &str = "POSTAGRAM_LOGIN_RATE_PER_MINUTE";
 
 // --- the labeler worker ------------------------------------------------------------------
@@ -83,6 +84,33 @@ pub const LOGIN_RATE_PER_MINUTE: &str = "POSTAGRAM_LOGIN_RATE_PER_MINUTE";
 pub const WEBHOOK_SECRET: &str = "POSTAGRAM_WEBHOOK_SECRET";
 /// Pictures the worker labels at once.
 pub const LABELER_CONCURRENCY: &str = "POSTAGRAM_LABELER_CONCURRENCY";
+
+// --- abuse limits (issue 10: bounded memory and work per client, rate limits) ------------
+
+/// Bytes of rendered `GET /posts` answers the API caches (weighed per entry).
+pub const LIST_CACHE_BYTES: &str = "POSTAGRAM_LIST_CACHE_BYTES";
+/// Seconds a cached `GET /posts` answer lives.
+pub const LIST_CACHE_TTL_SECS: &str = "POSTAGRAM_LIST_CACHE_TTL_SECS";
+/// Password hashes (sign-up, login) computed at once; default: the number of cores.
+pub const PASSWORD_HASH_CONCURRENCY: &str = "POSTAGRAM_PASSWORD_HASH_CONCURRENCY";
+/// Milliseconds a sign-up or login waits for a hashing slot before 503.
+pub const PASSWORD_HASH_WAIT_MS: &str = "POSTAGRAM_PASSWORD_HASH_WAIT_MS";
+/// Proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client address.
+pub const TRUSTED_PROXIES: &str = "POSTAGRAM_TRUSTED_PROXIES";
+/// Sign-ups allowed per client address per minute (0: no limit).
+pub const SIGNUP_RATE_PER_MINUTE: &str = "POSTAGRAM_SIGNUP_RATE_PER_MINUTE";
+/// Failed logins allowed per client address (any account) per minute (0: no limit).
+pub const LOGIN_ADDRESS_FAILURES_PER_MINUTE: &str = "POSTAGRAM_LOGIN_ADDRESS_FAILURES_PER_MINUTE";
+/// Failed logins allowed per account (all addresses) per hour before addresses that
+/// failed for it back off (0: no limit).
+pub const LOGIN_ACCOUNT_FAILURES_PER_HOUR: &str = "POSTAGRAM_LOGIN_ACCOUNT_FAILURES_PER_HOUR";
+/// Posts a user may create per minute (0: no limit).
+pub const POST_RATE_PER_MINUTE: &str = "POSTAGRAM_POST_RATE_PER_MINUTE";
+/// Upload URLs (`/signedUrlPut`) and uploads (`PUT /objects`) per user per minute, each
+/// (0: no limit).
+pub const UPLOAD_RATE_PER_MINUTE: &str = "POSTAGRAM_UPLOAD_RATE_PER_MINUTE";
+/// MiB of decoded pixels all picture decoders of one process may hold at once.
+pub const DECODE_BUDGET_MIB: &str = "POSTAGRAM_DECODE_BUDGET_MIB";
 
 // --- set by Kubernetes (downward API), read by the operator ----------------------------
 
@@ -152,6 +180,17 @@ pub const ALL: &[&str] = &[
     LOGIN_RATE_PER_MINUTE,
     WEBHOOK_SECRET,
     LABELER_CONCURRENCY,
+    LIST_CACHE_BYTES,
+    LIST_CACHE_TTL_SECS,
+    PASSWORD_HASH_CONCURRENCY,
+    PASSWORD_HASH_WAIT_MS,
+    TRUSTED_PROXIES,
+    SIGNUP_RATE_PER_MINUTE,
+    LOGIN_ADDRESS_FAILURES_PER_MINUTE,
+    LOGIN_ACCOUNT_FAILURES_PER_HOUR,
+    POST_RATE_PER_MINUTE,
+    UPLOAD_RATE_PER_MINUTE,
+    DECODE_BUDGET_MIB,
     POD_NAME,
     POD_NAMESPACE,
     SERVER,

@@ -46,6 +46,9 @@ pub struct LambdaArgs {
     /// Table and bucket (the queue is Lambda's own trigger).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Memory the picture decoder may hold at once.
+    #[command(flatten)]
+    pub decode: crate::decode_budget::DecodeBudgetArgs,
 }
 
 /// Runs the Lambda runtime loop with the table, bucket and detector of `args`.
@@ -55,7 +58,8 @@ pub async fn run(args: LambdaArgs) -> anyhow::Result<()> {
         let table = args.aws.table(reason)?;
         let bucket = args.aws.bucket(reason)?;
         let clients = AwsClients::connect(&AwsSettings::from_args(&args.aws)).await;
-        let detector = super::worker::detector(args.detector.detector, &args.model, &clients)?;
+        let detector =
+            super::worker::detector(args.detector.detector, &args.model, &args.decode, &clients)?;
         let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
         let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
         let pipeline = Arc::new(Pipeline::new(

@@ -106,13 +106,15 @@ pub async fn run(
 pub fn detector(
     kind: DetectorKind,
     model: &ModelArgs,
+    decode: &crate::decode_budget::DecodeBudgetArgs,
     clients: &AwsClients,
 ) -> anyhow::Result<Arc<dyn Detector>> {
     let opts = DetectOptions::from_args(model);
     Ok(match kind {
         DetectorKind::Local => Arc::new(
             crate::LocalDetector::load(&model.model_path, opts)
-                .with_context(|| format!("loading {}", model.model_path.display()))?,
+                .with_context(|| format!("loading {}", model.model_path.display()))?
+                .with_decode_budget(decode.budget()),
         ),
         DetectorKind::Rekognition => Arc::new(super::rekognition::RekognitionDetector::new(
             &clients.sdk_config,
@@ -132,7 +134,7 @@ pub fn main(args: WorkerArgs, model: &ModelArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let clients = AwsClients::connect(&AwsSettings::from_args(&args.aws)).await;
-        let detector = detector(args.detector.detector, model, &clients)?;
+        let detector = detector(args.detector.detector, model, &args.decode, &clients)?;
         let listener = TcpListener::bind(args.listen.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen.addr))?;
