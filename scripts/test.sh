@@ -10,6 +10,14 @@ step() { echo; echo "== $*"; }
 
 command -v cargo-nextest >/dev/null || { echo "test: cargo-nextest is required (cargo install cargo-nextest)" >&2; exit 1; }
 
+# The script suites run after the Rust tests. Every one listed here runs: a missing or
+# non-executable one fails the run now, before anything is built.
+SUITES=(scripts/test-aws.sh scripts/test-operator.sh scripts/test-deploy.sh scripts/test-tui.sh)
+for extra in "${SUITES[@]}"; do
+    [ -f "$extra" ] || { echo "test: $extra is listed but missing" >&2; exit 1; }
+    [ -x "$extra" ] || { echo "test: $extra is not executable (chmod +x $extra)" >&2; exit 1; }
+done
+
 step "model weights and test photos"
 scripts/fetch-model.sh
 scripts/fetch-test-photos.sh
@@ -26,11 +34,9 @@ scripts/test-tools.sh
 step "OpenAPI document validates as OpenAPI 3.1"
 scripts/test-openapi.sh
 
-for extra in scripts/test-aws.sh scripts/test-operator.sh scripts/test-deploy.sh scripts/test-tui.sh; do
-    if [ -x "$extra" ]; then
-        step "$extra"
-        "$extra"
-    fi
+for extra in "${SUITES[@]}"; do
+    step "$extra"
+    "$extra"
 done
 echo
 echo "test: all suites passed"

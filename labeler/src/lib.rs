@@ -4,8 +4,9 @@
 //! implements it with a local EfficientNet-Lite0 ImageNet classifier (candle, CPU
 //! only) whose 1000 classes are mapped to short human names and broader
 //! categories ("dog", "animal", "drink", …).
+//!
+//! Public modules are what the binaries and the API use; `bench` serves only the CLI.
 
-pub mod bench;
 pub mod categories;
 pub mod cli;
 #[cfg(feature = "aws")]
@@ -13,13 +14,14 @@ pub mod cloud;
 pub mod decode_budget;
 pub mod detector;
 pub mod error;
-pub mod events;
 pub mod jpeg;
 pub mod local;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
 pub mod worker_args;
+
+mod bench;
 
 pub use detector::{DetectOptions, Detector};
 pub use error::DetectError;

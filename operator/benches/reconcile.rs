@@ -11,17 +11,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, PostParams};
 use kube::runtime::events::Reporter;
 use serde_json::json;
 
-use postagram_operator::controller::{child_watch, reconcile, ChildStores, Context};
+use postagram_operator::controller::{reconcile, ChildWatches, Context};
 use postagram_operator::crd::Postagram;
 use postagram_operator::metrics::Metrics;
 use support::apiserver::ApiServer;
@@ -34,45 +28,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn spawn_watch<S>(stream: S)
-where
-    S: futures::Stream + Send + 'static,
-{
-    tokio::spawn(async move {
-        let mut s = std::pin::pin!(stream);
-        while s.next().await.is_some() {}
-    });
-}
-
 async fn run(n: usize) -> serde_json::Value {
     let server = ApiServer::start().await;
     let client = server.client();
-    let (service_accounts, s1) = child_watch::<ServiceAccount>(&client);
-    let (config_maps, s2) = child_watch::<ConfigMap>(&client);
-    let (claims, s3) = child_watch::<PersistentVolumeClaim>(&client);
-    let (deployments, s4) = child_watch::<Deployment>(&client);
-    let (services, s5) = child_watch::<Service>(&client);
-    let (hpas, s6) = child_watch::<HorizontalPodAutoscaler>(&client);
-    let (pdbs, s7) = child_watch::<PodDisruptionBudget>(&client);
-    let (ingresses, s8) = child_watch::<Ingress>(&client);
-    spawn_watch(s1);
-    spawn_watch(s2);
-    spawn_watch(s3);
-    spawn_watch(s4);
-    spawn_watch(s5);
-    spawn_watch(s6);
-    spawn_watch(s7);
-    spawn_watch(s8);
-    let stores = ChildStores {
-        service_accounts,
-        config_maps,
-        claims,
-        deployments,
-        services,
-        hpas,
-        pdbs,
-        ingresses,
-    };
+    let stores = ChildWatches::start(&client).spawn();
     let ctx = Arc::new(Context::new(
         client.clone(),
         Reporter {

@@ -1,7 +1,10 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, so two or more operator replicas can
 //! run: one holds the Lease and reconciles, the others wait. Writes use the Lease's
-//! resourceVersion, so two candidates cannot both win the same round.
+//! resourceVersion, so two candidates cannot both win the same round. [`LeaderElector::acquire`]
+//! waits for the Lease, [`LeaderElector::keep`] renews it while the controller runs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -9,6 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::Client;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
 
 /// One candidate for the Lease.
 #[derive(Clone)]
@@ -133,6 +138,95 @@ impl LeaderElector {
             Ok(_) => Ok(()),
             Err(e) if conflict(&e) => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Asks for the Lease every renew period until this candidate holds it (`true`) or
+    /// `stop` turns true first (`false`). Failed requests are logged and retried.
+    pub async fn acquire(&self, stop: &watch::Receiver<bool>) -> bool {
+        loop {
+            if *stop.borrow() {
+                return false;
+            }
+            match self.try_acquire_or_renew().await {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "lease request failed"),
+            }
+            let mut rx = stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(self.renew_period()) => {},
+                _ = rx.changed() => {},
+            }
+        }
+    }
+
+    /// Renews the held Lease every renew period, in a task of its own, until `stop_rx`
+    /// changes. Losing the Lease (another holder took it, or no renewal succeeded for a
+    /// whole lease duration) sends `stop` itself, so the controller stops and the process
+    /// exits non-zero, and the pod restarts as a standby.
+    pub fn keep(
+        self,
+        stop_tx: watch::Sender<bool>,
+        mut stop_rx: watch::Receiver<bool>,
+    ) -> Leadership {
+        let lost = Arc::new(AtomicBool::new(false));
+        let elector = self.clone();
+        let flag = lost.clone();
+        tokio::spawn(async move {
+            let mut last_renewal = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(elector.renew_period()) => {},
+                    _ = stop_rx.changed() => return,
+                }
+                match elector.try_acquire_or_renew().await {
+                    Ok(true) => last_renewal = tokio::time::Instant::now(),
+                    Ok(false) => {
+                        error!("leadership taken by another replica");
+                        break;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "lease renewal failed");
+                        if last_renewal.elapsed() < elector.duration {
+                            continue;
+                        }
+                        error!("lease expired without renewal");
+                        break;
+                    }
+                }
+            }
+            flag.store(true, Ordering::Relaxed);
+            let _ = stop_tx.send(true);
+        });
+        Leadership {
+            elector: self,
+            lost,
+        }
+    }
+}
+
+/// A Lease this process holds, renewed by [`LeaderElector::keep`].
+pub struct Leadership {
+    elector: LeaderElector,
+    lost: Arc<AtomicBool>,
+}
+
+impl Leadership {
+    /// Whether the Lease was lost while held.
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Gives the Lease up on a graceful stop, so a standby takes over at once; does
+    /// nothing when it was lost. Failures are logged: the Lease then simply expires.
+    pub async fn release(&self) {
+        if self.lost() {
+            return;
+        }
+        match self.elector.release().await {
+            Ok(()) => info!("lease released"),
+            Err(e) => warn!(error = %e, "could not release the lease"),
         }
     }
 }

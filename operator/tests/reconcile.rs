@@ -4,93 +4,45 @@ mod support;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::store::Writer;
-use kube::runtime::watcher;
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use postagram_operator::controller::{backoff_delay, reconcile, ChildStores, Context};
+use postagram_operator::controller::{backoff_delay, reconcile, ChildWriters, Context};
 use postagram_operator::crd::{Postagram, PostagramSpec, PostagramStatus};
 use postagram_operator::metrics::Metrics;
 use support::scripted::{Recorded, Scripted};
 
 const NS: &str = "photos";
 
-/// Writers behind the context's stores, so tests can show the reconciler what exists.
-#[derive(Default)]
-struct Writers {
-    sa: Writer<ServiceAccount>,
-    cm: Writer<ConfigMap>,
-    pvc: Writer<PersistentVolumeClaim>,
-    deploy: Writer<Deployment>,
-    svc: Writer<Service>,
-    hpa: Writer<HorizontalPodAutoscaler>,
-    pdb: Writer<PodDisruptionBudget>,
-    ing: Writer<Ingress>,
-}
-
-fn put<K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + 'static>(
-    w: &mut Writer<K>,
-    body: &Value,
-) {
+/// Shows the reconciler an object as the watches would (with a resourceVersion, as stored).
+fn put(w: &mut ChildWriters, body: &Value) {
     let mut body = body.clone();
     body["metadata"]["resourceVersion"] = json!("1");
-    let obj: K = serde_json::from_value(body).expect("object");
-    w.apply_watcher_event(&watcher::Event::Apply(obj));
+    let cached = w.apply(&body).expect("object");
+    assert!(cached, "unexpected kind {}", body["kind"]);
 }
 
-impl Writers {
-    /// Feeds every child applied in `requests` into the stores, as the watches would.
-    fn remember(&mut self, requests: &[Recorded]) {
-        for r in requests {
-            if r.method != "PATCH" || r.path.ends_with("/status") {
-                continue;
-            }
-            match r.body["kind"].as_str().unwrap_or_default() {
-                "ServiceAccount" => put(&mut self.sa, &r.body),
-                "ConfigMap" => put(&mut self.cm, &r.body),
-                "PersistentVolumeClaim" => put(&mut self.pvc, &r.body),
-                "Deployment" => put(&mut self.deploy, &r.body),
-                "Service" => put(&mut self.svc, &r.body),
-                "HorizontalPodAutoscaler" => put(&mut self.hpa, &r.body),
-                "PodDisruptionBudget" => put(&mut self.pdb, &r.body),
-                "Ingress" => put(&mut self.ing, &r.body),
-                other => panic!("unexpected kind {other}"),
-            }
+/// Feeds every child applied in `requests` into the stores, as the watches would.
+fn remember(w: &mut ChildWriters, requests: &[Recorded]) {
+    for r in requests {
+        if r.method != "PATCH" || r.path.ends_with("/status") {
+            continue;
         }
-    }
-
-    fn stores(&self) -> ChildStores {
-        ChildStores {
-            service_accounts: self.sa.as_reader(),
-            config_maps: self.cm.as_reader(),
-            claims: self.pvc.as_reader(),
-            deployments: self.deploy.as_reader(),
-            services: self.svc.as_reader(),
-            hpas: self.hpa.as_reader(),
-            pdbs: self.pdb.as_reader(),
-            ingresses: self.ing.as_reader(),
-        }
+        put(w, &r.body);
     }
 }
 
 struct Harness {
     ctx: Arc<Context>,
-    writers: Writers,
+    writers: ChildWriters,
     server: Scripted,
 }
 
 fn harness() -> Harness {
     let (client, server) = Scripted::start();
-    let writers = Writers::default();
+    let writers = ChildWriters::default();
     let ctx = Context::new(
         client,
         Reporter {
@@ -224,7 +176,7 @@ async fn first_reconcile_applies_every_child_then_status_and_second_is_silent() 
         .is_some_and(|a| a.contains("embedded")));
 
     // The watches now show what was applied; the same generation again sends nothing.
-    h.writers.remember(&reqs);
+    remember(&mut h.writers, &reqs);
     pg.status = Some(status);
     reconcile(Arc::new(pg.clone()), h.ctx.clone())
         .await
@@ -241,7 +193,7 @@ async fn first_reconcile_applies_every_child_then_status_and_second_is_silent() 
     deploy["metadata"]["generation"] = json!(1);
     deploy["status"] =
         json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1});
-    put(&mut h.writers.deploy, &deploy);
+    put(&mut h.writers, &deploy);
     reconcile(Arc::new(pg), h.ctx.clone()).await.expect("third");
     let reqs = h.server.take();
     assert_eq!(lines(&reqs), [p(STATUS)]);
@@ -286,7 +238,7 @@ async fn scaling_change_updates_only_the_hpa() {
         labeler["spec"]["replicas"].is_null(),
         "the HPA owns replicas"
     );
-    h.writers.remember(&reqs);
+    remember(&mut h.writers, &reqs);
     pg.status = Some(applied_status(&reqs));
 
     pg.spec.api.replicas.max = 10;
@@ -312,7 +264,7 @@ async fn switching_to_embedded_prunes_worker_objects_but_keeps_nothing_stale() {
         .await
         .expect("first");
     let reqs = h.server.take();
-    h.writers.remember(&reqs);
+    remember(&mut h.writers, &reqs);
     pg.status = Some(applied_status(&reqs));
 
     pg.spec = serde_json::from_value(json!({})).expect("embedded");
@@ -411,7 +363,7 @@ async fn existing_generated_secret_is_never_rewritten() {
         .iter()
         .all(|r| !r.path.starts_with(SECRETS) || r.method == "GET"));
     assert_eq!(reqs.iter().filter(|r| r.path == SECRET).count(), 1);
-    h.writers.remember(&reqs);
+    remember(&mut h.writers, &reqs);
     let mut pg = pg;
     pg.status = Some(applied_status(&reqs));
     reconcile(Arc::new(pg), h.ctx.clone())

@@ -11,7 +11,7 @@ use postagram_core::keys::parse_object_key;
 use postagram_core::store::{now_millis, LabelOutcome, PostStore, StoreError};
 use postagram_core::LabelStatus;
 
-use crate::events::CreatedObject;
+use super::events::CreatedObject;
 use crate::pipeline::{JobOutcome, Pipeline};
 
 /// Turns an uploaded object into a label job: recovers user and post from the key, checks

@@ -13,8 +13,8 @@ use postagram_core::settings::{AwsArgs, DetectorArgs, ModelArgs};
 use postagram_core::store::PostStore;
 use serde_json::{json, Value};
 
+use super::events::{parse, S3Notification};
 use super::jobs::{label_records, StoreSink};
-use crate::events::{parse, S3Notification};
 use crate::pipeline::{Pipeline, PipelineConfig};
 
 /// Handles one invocation: the S3 event JSON in, `{"labelled", "failed"}` out.

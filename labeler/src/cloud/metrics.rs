@@ -95,7 +95,9 @@ impl WorkerMetrics {
         }
     }
 
-    /// Jobs finished with each outcome: (done, failed, retried).
+    /// Jobs finished with each outcome: (done, failed, retried). Only the tests read it;
+    /// Prometheus reads `render`.
+    #[cfg(test)]
     pub fn outcomes(&self) -> (u64, u64, u64) {
         let n = |o: &str| self.jobs.with_label_values(&[o]).get();
         (n("done"), n("failed"), n("retried"))

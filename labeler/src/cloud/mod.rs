@@ -2,14 +2,19 @@
 //! and [`Detector`](crate::Detector), fed by S3 upload events from SQS
 //! (`worker --source sqs`) or from a webhook (`worker --source http`, MinIO), with the
 //! labels written to the DynamoDB store.
+//!
+//! Public: the entry points (`worker`, `lambda`, `init_error`) and the Rekognition detector.
+//! The rest (event parsing, job preparation, the SQS loop, the HTTP side, metrics) is
+//! theirs alone.
 
+mod events;
 #[cfg(feature = "lambda")]
 pub mod init_error;
-pub mod jobs;
+mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;
-pub mod metrics;
+mod metrics;
 pub mod rekognition;
-pub mod serve;
-pub mod sqs;
+mod serve;
+mod sqs;
 pub mod worker;

@@ -14,10 +14,10 @@ use axum::{Json, Router};
 use postagram_core::store::PostStore;
 use serde_json::json;
 
+use super::events::{parse, S3Notification};
 use super::jobs::label_records;
 use super::metrics::WorkerMetrics;
 use super::sqs::SqsJobQueue;
-use crate::events::{parse, S3Notification};
 use crate::pipeline::Pipeline;
 
 /// Header carrying the webhook's shared secret (`Authorization: Bearer <secret>` works

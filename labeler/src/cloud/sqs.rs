@@ -17,9 +17,9 @@ use postagram_core::store::{LabelOutcome, PostStore, StoreError};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::events::{parse, S3Notification};
 use super::jobs::prepare;
 use super::metrics::WorkerMetrics;
-use crate::events::{parse, S3Notification};
 use crate::pipeline::Pipeline;
 
 /// Most messages one `ReceiveMessage` returns.

@@ -10,6 +10,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{with_desired_hash, Component, Owner};
+use super::names;
 use crate::crd::PostagramSpec;
 use postagram_core::settings::defaults;
 
@@ -21,7 +22,7 @@ pub const ISSUER: &str = "cert-manager.io/issuer";
 /// The ClusterIP Service of the API.
 pub fn api_service(owner: &Owner) -> Service {
     with_desired_hash(Service {
-        metadata: owner.meta(owner.child_name("api"), Some(Component::Api)),
+        metadata: owner.meta(names::api_service(owner), Some(Component::Api)),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
             selector: Some(owner.selector(Component::Api)),
@@ -41,7 +42,7 @@ pub fn api_service(owner: &Owner) -> Service {
 /// The Ingress, when `spec.ingress` is set.
 pub fn ingress(owner: &Owner, spec: &PostagramSpec) -> Option<Ingress> {
     let ing = spec.ingress.as_ref()?;
-    let mut metadata = owner.meta(owner.name.clone(), Some(Component::Api));
+    let mut metadata = owner.meta(names::ingress(owner), Some(Component::Api));
     let mut annotations: BTreeMap<String, String> = ing.annotations.clone();
     let tls = ing.tls.as_ref().map(|tls| {
         if let Some(issuer) = &tls.cluster_issuer {
@@ -55,7 +56,7 @@ pub fn ingress(owner: &Owner, spec: &PostagramSpec) -> Option<Ingress> {
             secret_name: Some(
                 tls.secret_name
                     .clone()
-                    .unwrap_or_else(|| owner.child_name("tls")),
+                    .unwrap_or_else(|| names::default_tls_secret(owner)),
             ),
         }]
     });
@@ -75,7 +76,7 @@ pub fn ingress(owner: &Owner, spec: &PostagramSpec) -> Option<Ingress> {
                         path_type: "Prefix".into(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
-                                name: owner.child_name("api"),
+                                name: names::api_service(owner),
                                 port: Some(ServiceBackendPort {
                                     name: Some("http".into()),
                                     number: None,

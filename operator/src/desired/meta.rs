@@ -61,11 +61,6 @@ impl Owner {
         })
     }
 
-    /// Name of a component's children, e.g. `demo-api`.
-    pub fn child_name(&self, suffix: &str) -> String {
-        format!("{}-{suffix}", self.name)
-    }
-
     /// Labels selecting a component's pods.
     pub fn selector(&self, component: Component) -> BTreeMap<String, String> {
         BTreeMap::from([

@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{with_desired_hash, Component, Owner};
+use super::names;
 use crate::crd::{PostagramSpec, StorageSpec};
 
 /// Why autoscaling is off in embedded mode (shown in the status).
@@ -45,7 +46,7 @@ pub fn hpa(
         Component::Api => (spec.api.replicas, spec.api.target_cpu_utilization),
         Component::Labeler => (spec.labeler.replicas, spec.labeler.target_cpu_utilization),
     };
-    let name = owner.child_name(component.as_str());
+    let name = names::workload(owner, component);
     Some(with_desired_hash(HorizontalPodAutoscaler {
         metadata: owner.meta(name.clone(), Some(component)),
         spec: Some(HorizontalPodAutoscalerSpec {
@@ -85,7 +86,7 @@ pub fn pdb(
         return None;
     };
     Some(with_desired_hash(PodDisruptionBudget {
-        metadata: owner.meta(owner.child_name(component.as_str()), Some(component)),
+        metadata: owner.meta(names::workload(owner, component), Some(component)),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
             selector: Some(LabelSelector {

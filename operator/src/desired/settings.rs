@@ -11,21 +11,12 @@ use k8s_openapi::ByteString;
 use rand::RngCore;
 
 use super::meta::{hash_of, with_desired_hash, Component, Owner};
+use super::names;
 use crate::crd::{AuthMode, PostagramSpec, StorageSpec};
 use postagram_core::settings::{defaults, env};
 
 /// Key of the generated JWT Secret.
 pub const GENERATED_JWT_KEY: &str = "jwt-secret";
-
-/// Name of the ConfigMap.
-pub fn config_map_name(owner: &Owner) -> String {
-    owner.child_name("config")
-}
-
-/// Name of the Secret the operator generates when `auth.jwtSecretRef` is absent.
-pub fn generated_jwt_secret_name(owner: &Owner) -> String {
-    owner.child_name("jwt")
-}
 
 /// Where clients reach the API: `spec.publicUrl`, else the Ingress, else the Service.
 pub fn public_url(owner: &Owner, spec: &PostagramSpec) -> String {
@@ -37,7 +28,7 @@ pub fn public_url(owner: &Owner, spec: &PostagramSpec) -> String {
         Some(ing) => format!("http://{}", ing.host),
         None => format!(
             "http://{}.{}.svc:{}",
-            owner.child_name("api"),
+            names::api_service(owner),
             owner.namespace,
             defaults::HTTP_PORT
         ),
@@ -83,7 +74,7 @@ pub fn settings(owner: &Owner, spec: &PostagramSpec) -> BTreeMap<String, String>
 /// The ConfigMap holding [`settings`].
 pub fn config_map(owner: &Owner, spec: &PostagramSpec) -> ConfigMap {
     with_desired_hash(ConfigMap {
-        metadata: owner.meta(config_map_name(owner), None),
+        metadata: owner.meta(names::config_map(owner), None),
         data: Some(settings(owner, spec)),
         ..ConfigMap::default()
     })
@@ -99,7 +90,7 @@ pub fn generated_jwt_secret(owner: &Owner, spec: &PostagramSpec) -> Option<Secre
     rand::thread_rng().fill_bytes(&mut bytes);
     let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     Some(Secret {
-        metadata: owner.meta(generated_jwt_secret_name(owner), None),
+        metadata: owner.meta(names::generated_jwt_secret(owner), None),
         type_: Some("Opaque".into()),
         data: Some(BTreeMap::from([(
             GENERATED_JWT_KEY.to_string(),
@@ -148,7 +139,7 @@ pub fn secret_env_vars(owner: &Owner, spec: &PostagramSpec, component: Component
         let (name, key) = match &spec.auth.jwt_secret_ref {
             Some(r) => (r.name.clone(), r.key.clone()),
             None => (
-                generated_jwt_secret_name(owner),
+                names::generated_jwt_secret(owner),
                 GENERATED_JWT_KEY.to_string(),
             ),
         };
@@ -168,7 +159,7 @@ pub fn secret_env_vars(owner: &Owner, spec: &PostagramSpec, component: Component
 pub fn env_from(owner: &Owner) -> Vec<EnvFromSource> {
     vec![EnvFromSource {
         config_map_ref: Some(ConfigMapEnvSource {
-            name: config_map_name(owner),
+            name: names::config_map(owner),
             optional: None,
         }),
         ..EnvFromSource::default()

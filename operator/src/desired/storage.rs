@@ -7,15 +7,11 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::meta::{with_desired_hash, Component, Owner};
+use super::names;
 use crate::crd::{PostagramSpec, StorageSpec};
 
 /// IRSA annotation binding a ServiceAccount to an IAM role.
 pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
-
-/// Name of the embedded data claim.
-pub fn data_claim_name(owner: &Owner) -> String {
-    owner.child_name("data")
-}
 
 /// The data claim (embedded mode only).
 pub fn data_claim(owner: &Owner, spec: &PostagramSpec) -> Option<PersistentVolumeClaim> {
@@ -23,7 +19,7 @@ pub fn data_claim(owner: &Owner, spec: &PostagramSpec) -> Option<PersistentVolum
         return None;
     };
     Some(with_desired_hash(PersistentVolumeClaim {
-        metadata: owner.meta(data_claim_name(owner), Some(Component::Api)),
+        metadata: owner.meta(names::data_claim(owner), Some(Component::Api)),
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: embedded.storage_class_name.clone(),
@@ -39,7 +35,7 @@ pub fn data_claim(owner: &Owner, spec: &PostagramSpec) -> Option<PersistentVolum
 
 /// The pods' ServiceAccount, annotated for IRSA when `storage.aws.roleArn` is set.
 pub fn service_account(owner: &Owner, spec: &PostagramSpec) -> ServiceAccount {
-    let mut metadata = owner.meta(owner.name.clone(), None);
+    let mut metadata = owner.meta(names::service_account(owner), None);
     if let StorageSpec::Aws(aws) = &spec.storage {
         if let Some(arn) = &aws.role_arn {
             metadata.annotations = Some(BTreeMap::from([(IRSA_ANNOTATION.into(), arn.clone())]));

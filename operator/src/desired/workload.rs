@@ -16,8 +16,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{with_desired_hash, Component, Owner, CONFIG_HASH};
+use super::names;
 use super::settings::{config_hash, env_from, secret_env_vars};
-use super::storage::data_claim_name;
 use crate::crd::{PostagramSpec, StorageSpec};
 use postagram_core::settings::defaults::{self, DATA_MOUNT};
 
@@ -117,7 +117,7 @@ fn pod_template(
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
-            service_account_name: Some(owner.name.clone()),
+            service_account_name: Some(names::service_account(owner)),
             automount_service_account_token: Some(matches!(spec.storage, StorageSpec::Aws(_))),
             security_context: Some(pod_security()),
             containers: vec![container],
@@ -168,7 +168,7 @@ fn deployment(
     template: PodTemplateSpec,
 ) -> Deployment {
     with_desired_hash(Deployment {
-        metadata: owner.meta(owner.child_name(component.as_str()), Some(component)),
+        metadata: owner.meta(names::workload(owner, component), Some(component)),
         spec: Some(DeploymentSpec {
             replicas,
             revision_history_limit: Some(5),
@@ -206,7 +206,7 @@ pub fn api_deployment(owner: &Owner, spec: &PostagramSpec) -> Deployment {
             let volumes = vec![Volume {
                 name: "data".into(),
                 persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: data_claim_name(owner),
+                    claim_name: names::data_claim(owner),
                     read_only: None,
                 }),
                 ..Volume::default()
