@@ -98,7 +98,11 @@ mod tests {
             .unwrap_or("")
             .to_string();
         let bytes = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
-        (status, ct, serde_json::from_slice(&bytes).unwrap_or_default())
+        (
+            status,
+            ct,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
     }
 
     #[tokio::test]
@@ -141,6 +145,9 @@ mod tests {
         assert_eq!(ok, StatusCode::OK, "unknown parameters are ignored");
         let (internal, _, body) = call(app, "/two/x").await;
         assert_eq!(internal, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(body["message"], "internal server error", "no detail: {body}");
+        assert_eq!(
+            body["message"], "internal server error",
+            "no detail: {body}"
+        );
     }
 }

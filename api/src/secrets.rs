@@ -37,7 +37,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
@@ -55,8 +56,11 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join(SECRET_FILE)), 0o600);
         // An exposed secret is still read (and warned about), not rewritten.
-        std::fs::set_permissions(dir.join(SECRET_FILE), std::fs::Permissions::from_mode(0o644))
-            .unwrap();
+        std::fs::set_permissions(
+            dir.join(SECRET_FILE),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
         assert_eq!(load_or_create(&dir).unwrap(), first);
         assert_eq!(mode(&dir.join(SECRET_FILE)), 0o644);
     }

@@ -127,7 +127,8 @@ pub fn warn_if_exposed(path: &Path, what: &str) -> bool {
     true
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;

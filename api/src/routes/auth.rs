@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use postagram_core::store::NewUser;
 use postagram_core::settings::log::user_value;
+use postagram_core::store::NewUser;
 use postagram_core::validate;
 use postagram_core::wire::{Credentials, ErrorBody, TokenView, UserView};
 

@@ -65,6 +65,7 @@ fn check_signature(
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "the picture; `Content-Type` as signed"),
     responses(
         (status = 200, description = "stored; labelling is queued"),
+        (status = 400, description = "malformed key (`bad_path`, `invalid_key`) or query (`bad_query`)", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
         (status = 404, description = "the post no longer exists", body = ErrorBody),
         (status = 413, description = "picture too large", body = ErrorBody),
@@ -170,6 +171,7 @@ pub async fn put_object(
     responses(
         (status = 200, description = "the picture", content_type = "image/jpeg"),
         (status = 304, description = "not modified"),
+        (status = 400, description = "malformed key (`bad_path`) or query (`bad_query`)", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
         (status = 404, description = "no such picture", body = ErrorBody),
         (status = 503, description = "store unavailable", body = ErrorBody),

@@ -71,10 +71,13 @@ async fn every_path_and_query_rejection_is_the_json_error_body() {
         assert_json_error(r, StatusCode::BAD_REQUEST, "bad_query").await;
     }
     // Missing parameters keep their code; a malformed post id keeps `invalid_id`.
-    let r = send(Method::GET, "/signedUrlPut?filename=a.png&filetype=image/png")
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        "/signedUrlPut?filename=a.png&filetype=image/png",
+    )
+    .send()
+    .await
+    .unwrap();
     assert_json_error(r, StatusCode::BAD_REQUEST, "missing_parameter").await;
     let r = send(Method::GET, "/posts/not-a-uuid").send().await.unwrap();
     assert_json_error(r, StatusCode::BAD_REQUEST, "invalid_id").await;
@@ -90,7 +93,10 @@ async fn every_path_and_query_rejection_is_the_json_error_body() {
     let page = app.list("/posts?limit=5&utm_source=x&x%FF=%FF").await;
     assert_eq!(page.len(), 1);
     // An unsigned object URL is still a 403, not a 400.
-    let r = send(Method::GET, "/objects/alice/x/y.png").send().await.unwrap();
+    let r = send(Method::GET, "/objects/alice/x/y.png")
+        .send()
+        .await
+        .unwrap();
     assert_json_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
 }
 
@@ -132,7 +138,14 @@ async fn a_broken_store_answers_503_without_details_and_logs_them_with_the_reque
     let token = app.user("alice").await;
     let post = app.new_post(&token, "t", "b").await;
     let id = post["id"].as_str().unwrap().to_string();
-    let leaks = ["sqlite", "locked", "SQLITE", "os error", "directory", "File exists"];
+    let leaks = [
+        "sqlite",
+        "locked",
+        "SQLITE",
+        "os error",
+        "directory",
+        "File exists",
+    ];
     let data_path = data.display().to_string();
 
     // 1. Another process holds the database's write lock past the busy timeout.
@@ -148,7 +161,10 @@ async fn a_broken_store_answers_503_without_details_and_logs_them_with_the_reque
         .await
         .unwrap();
     let v = assert_json_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
-    assert_eq!(v["message"], "the post store is unavailable, try again later");
+    assert_eq!(
+        v["message"],
+        "the post store is unavailable, try again later"
+    );
     conn.execute_batch("ROLLBACK").unwrap();
     drop(conn);
 
@@ -171,7 +187,10 @@ async fn a_broken_store_answers_503_without_details_and_logs_them_with_the_reque
         .await
         .unwrap();
     let v = assert_json_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
-    assert_eq!(v["message"], "the picture store is unavailable, try again later");
+    assert_eq!(
+        v["message"],
+        "the picture store is unavailable, try again later"
+    );
     let message = v["message"].as_str().unwrap();
     for leak in leaks.iter().copied().chain([data_path.as_str()]) {
         assert!(!message.contains(leak), "`{leak}` in {v}");
@@ -255,10 +274,16 @@ async fn client_chosen_values_cannot_forge_log_lines_and_are_clipped() {
             line.len() >= 4 && line.as_bytes()[..4].iter().all(u8::is_ascii_digit),
             "every line starts with its own timestamp: {line:?}\n{log}"
         );
-        assert!(!line.contains('\u{85}') && !line.contains('\u{2028}'), "{line:?}");
+        assert!(
+            !line.contains('\u{85}') && !line.contains('\u{2028}'),
+            "{line:?}"
+        );
     }
     let login = lines_of(&log, "inject-user");
-    let failed: Vec<_> = login.iter().filter(|l| l.contains("failed login")).collect();
+    let failed: Vec<_> = login
+        .iter()
+        .filter(|l| l.contains("failed login"))
+        .collect();
     assert_eq!(failed.len(), 1, "{log}");
     assert!(
         failed[0].contains(&format!("user=\"eve\\n{}\"", forged.replace('"', "\\\""))),
@@ -278,8 +303,14 @@ async fn client_chosen_values_cannot_forge_log_lines_and_are_clipped() {
         .find(|l| l.contains("finished processing request") && l.contains("pppp"))
         .expect("the long request's line");
     assert!(long.len() < 1000, "clipped: {} bytes", long.len());
-    assert!(long.contains(&format!("…({} bytes)", long_path.len())), "{long}");
-    assert!(long.contains("…(1000 bytes)"), "the request id is clipped: {long}");
+    assert!(
+        long.contains(&format!("…({} bytes)", long_path.len())),
+        "{long}"
+    );
+    assert!(
+        long.contains("…(1000 bytes)"),
+        "the request id is clipped: {long}"
+    );
 }
 
 fn mode(p: &Path) -> u32 {
@@ -300,7 +331,12 @@ async fn the_data_dir_database_pictures_and_secret_are_private_and_exposed_ones_
     let token = app.user("alice").await;
     let post = app.new_post(&token, "t", "b").await;
     let (put, key) = app
-        .upload(&token, post["id"].as_str().unwrap(), "image/png", png_bytes())
+        .upload(
+            &token,
+            post["id"].as_str().unwrap(),
+            "image/png",
+            png_bytes(),
+        )
         .await;
     assert_eq!(put.status(), StatusCode::OK);
     let picture = data.join("pictures").join(&key);

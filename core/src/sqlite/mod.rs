@@ -162,7 +162,8 @@ impl SqliteStore {
 
 pub(crate) use crate::store::now_millis;
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

@@ -41,7 +41,10 @@ pub async fn prepare(
         return Ok(None);
     };
     if post.user != user {
-        tracing::warn!(key = logged, "ignoring a picture whose key names another author");
+        tracing::warn!(
+            key = logged,
+            "ignoring a picture whose key names another author"
+        );
         return Ok(None);
     }
     if post.image_key.as_deref() == Some(key) {
