@@ -1,4 +1,8 @@
 //! The one place where failures become HTTP answers: `{"error": code, "message": …}`.
+//!
+//! 5xx answers say what failed, never how: store and file-system details (SQLite
+//! messages, paths, SDK errors) go to the log, in the request's span (so with its
+//! `request_id`), and the client gets a fixed sentence.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +13,7 @@ use postagram_core::validate::InvalidField;
 use postagram_core::wire::ErrorBody;
 
 /// Every error a handler can return.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request cannot be parsed.
     #[error("{message}")]
@@ -65,9 +69,15 @@ pub enum ApiError {
         /// Seconds after which a retry is likely to get through.
         retry_after: u64,
     },
-    /// 503: a backend is unreachable.
-    #[error("{0}")]
-    Unavailable(String),
+    /// 503: a backend is unreachable or failed. The client is told `what`; `detail`
+    /// is logged only.
+    #[error("{what} is unavailable: {detail}")]
+    Unavailable {
+        /// What failed, in words fit for a client (`"the post store"`).
+        what: &'static str,
+        /// Why, for the log only (may name files, SQL, hosts).
+        detail: String,
+    },
     /// 500: a bug. The message is logged, not sent.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +100,14 @@ impl ApiError {
         }
     }
 
+    /// Shorthand for a 503 whose `detail` goes to the log only.
+    pub fn unavailable(what: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Unavailable {
+            what,
+            detail: detail.into(),
+        }
+    }
+
     /// Status and stable code of this error.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -106,7 +124,7 @@ impl ApiError {
             ApiError::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -125,13 +143,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
+            // Logged inside the request's span: the line carries the request id.
             ApiError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+                tracing::error!(error = detail.as_str(), "internal error");
                 "internal server error".to_string()
             }
-            ApiError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "backend unavailable");
-                format!("a backend is unavailable, try again later ({detail})")
+            ApiError::Unavailable { what, detail } => {
+                tracing::warn!(what = *what, error = detail.as_str(), "backend unavailable");
+                format!("{what} is unavailable, try again later")
             }
             other => other.to_string(),
         };
@@ -145,6 +164,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// How 503s name the post store (SQLite or DynamoDB) to clients.
+pub const POST_STORE: &str = "the post store";
+/// How 503s name the picture store (the folder or S3) to clients.
+pub const PICTURE_STORE: &str = "the picture store";
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -156,8 +180,8 @@ impl From<StoreError> for ApiError {
                 ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued")
             }
             StoreError::Unsupported(m) => ApiError::bad_request("unsupported_query", m),
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Corrupt(m) => ApiError::Internal(m),
+            StoreError::Unavailable(m) => ApiError::unavailable(POST_STORE, m),
+            StoreError::Corrupt(m) => ApiError::Internal(format!("corrupt record: {m}")),
         }
     }
 }
@@ -166,7 +190,7 @@ impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> Self {
         match e {
             BlobError::BadKey => ApiError::NotFound("no such object".into()),
-            BlobError::Unavailable(m) => ApiError::Unavailable(m),
+            BlobError::Unavailable(m) => ApiError::unavailable(PICTURE_STORE, m),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod json;
 pub mod labeling;
 pub mod limits;

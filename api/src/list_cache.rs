@@ -156,7 +156,7 @@ fn shared_error(e: Arc<ApiError>) -> ApiError {
         Ok(e) => e,
         Err(shared) => match &*shared {
             ApiError::BadRequest { code, message } => ApiError::bad_request(code, message),
-            ApiError::Unavailable(m) => ApiError::Unavailable(m.clone()),
+            unavailable @ ApiError::Unavailable { .. } => unavailable.clone(),
             ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
             ApiError::InvalidField(m) => ApiError::InvalidField(m.clone()),
             other => ApiError::Internal(other.to_string()),

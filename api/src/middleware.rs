@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use postagram_core::settings::log::user_value;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -91,11 +92,13 @@ where
         };
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = req.method().clone();
+        // Method, path and request id are the client's: quoted, escaped and clipped
+        // (`&str` fields, see `postagram_core::settings::log`).
         let span = tracing::info_span!(
             "request",
-            method = %method,
-            path = %req.uri().path(),
-            request_id = %id.to_str().unwrap_or("-"),
+            method = &*user_value(method.as_str()),
+            path = &*user_value(req.uri().path()),
+            request_id = &*user_value(id.to_str().unwrap_or("-")),
         );
         // The clone is ready only after poll_ready; keep the ready one for this call.
         let clone = self.inner.clone();
@@ -164,7 +167,7 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .cloned()
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
-    tracing::error!(panic = %detail, "handler panicked");
+    tracing::error!(panic = detail.as_str(), "handler panicked");
     error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",

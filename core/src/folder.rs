@@ -1,6 +1,7 @@
 //! Embedded picture store: files in a folder, served by the API through HMAC-signed,
 //! expiring URLs (`/objects/<key>?expires=…&sig=…`).
 
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -9,6 +10,7 @@ use bytes::Bytes;
 
 use crate::blob::{Blob, BlobError, BlobStore};
 use crate::media::ImageType;
+use crate::private_fs;
 use crate::signing::{now_unix, UrlSigner};
 
 /// GET URLs expire on a whole number of these, so the same picture keeps the same URL
@@ -42,16 +44,18 @@ pub fn encode_key(key: &str) -> String {
 }
 
 impl FolderBlobStore {
-    /// A store rooted at `root` (created if missing) whose URLs start with `public_url`.
+    /// A store rooted at `root` (created 0700 if missing, warned about when other users
+    /// can read it) whose URLs start with `public_url`.
     pub fn open(
         root: impl Into<PathBuf>,
         signer: UrlSigner,
         public_url: &str,
     ) -> Result<Self, BlobError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| {
+        private_fs::create_dir_all(&root).map_err(|e| {
             BlobError::Unavailable(format!("cannot create {}: {e}", root.display()))
         })?;
+        private_fs::warn_if_exposed(&root, "the picture folder");
         Ok(FolderBlobStore {
             root,
             signer,
@@ -116,14 +120,19 @@ impl BlobStore for FolderBlobStore {
         let path = self.path_of(key)?;
         let dir = path.parent().ok_or(BlobError::BadKey)?.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<(), BlobError> {
-            std::fs::create_dir_all(&dir).map_err(io)?;
-            // Write then rename, so a reader never sees half a picture.
+            private_fs::create_dir_all(&dir).map_err(io)?;
+            // Write then rename, so a reader never sees half a picture; the file is
+            // 0600 from its creation on.
             let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&tmp, &bytes).map_err(io)?;
-            if let Ok(f) = std::fs::File::open(&tmp) {
-                let _ = f.sync_all();
+            let written = private_fs::create_new_file(&tmp).and_then(|mut f| {
+                f.write_all(&bytes)?;
+                f.sync_all()
+            });
+            if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(e));
             }
-            std::fs::rename(&tmp, &path).map_err(io)
+            Ok(())
         })
         .await
         .map_err(|e| BlobError::Unavailable(e.to_string()))?
@@ -208,6 +217,31 @@ mod tests {
         assert!(store.get("alice/p/none.png").await.expect("get").is_none());
         assert_eq!(store.delete_prefix("alice/p/").await.expect("delete"), 1);
         assert!(store.get("alice/p/abc.png").await.expect("get").is_none());
+    }
+
+    /// The folder, the per-user and per-post folders and every picture are private,
+    /// and no temporary file is left behind.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn pictures_and_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("pictures");
+        let store = FolderBlobStore::open(&root, UrlSigner::new(b"k"), "http://x").expect("open");
+        store
+            .put("alice/p/abc.png", Bytes::from_static(b"png"), "image/png")
+            .await
+            .expect("put");
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("alice")), 0o700);
+        assert_eq!(mode(&root.join("alice/p")), 0o700);
+        assert_eq!(mode(&root.join("alice/p/abc.png")), 0o600);
+        let names: Vec<_> = std::fs::read_dir(root.join("alice/p"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["abc.png"]);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 
 pub mod id;
 pub mod label;
+pub mod private_fs;
 pub mod settings;
 pub mod validate;
 pub mod wire;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use postagram_core::blob::BlobStore;
 use postagram_core::jobs::{LabelJob, LabelJobQueue};
+use postagram_core::settings::log::user_value;
 use postagram_core::store::LabelOutcome;
 use tokio::sync::{watch, Notify};
 
@@ -155,13 +156,13 @@ impl Pipeline {
         };
         match &outcome {
             JobOutcome::Labelled(n) => {
-                tracing::info!(post = %job.post_id, key = %job.object_key, labels = n, "picture labelled")
+                tracing::info!(post = %job.post_id, key = &*user_value(&job.object_key), labels = n, "picture labelled")
             }
             JobOutcome::Failed(r) => {
-                tracing::warn!(post = %job.post_id, key = %job.object_key, reason = %r, "picture cannot be labelled")
+                tracing::warn!(post = %job.post_id, key = &*user_value(&job.object_key), reason = r.as_str(), "picture cannot be labelled")
             }
             JobOutcome::Retried(r) => {
-                tracing::warn!(post = %job.post_id, key = %job.object_key, attempt = job.attempts, error = %r, "label job will be retried")
+                tracing::warn!(post = %job.post_id, key = &*user_value(&job.object_key), attempt = job.attempts, error = r.as_str(), "label job will be retried")
             }
         }
         let report = JobReport {

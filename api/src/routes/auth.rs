@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use postagram_core::settings::log::user_value;
 use postagram_core::store::NewUser;
 use postagram_core::validate;
 use postagram_core::wire::{Credentials, ErrorBody, TokenView, UserView};
@@ -53,7 +54,7 @@ pub async fn signup(
             password_hash,
         })
         .await?;
-    tracing::info!(user = %user.username, "account created");
+    tracing::info!(user = &*user_value(&user.username), "account created");
     Ok((StatusCode::CREATED, Json(user.to_view())))
 }
 
@@ -92,7 +93,7 @@ pub async fn login(
     };
     if !password::verify(&state.limits.hashing, creds.password, stored).await? {
         guard.failed(&creds.username, client);
-        tracing::info!(user = %creds.username, "failed login");
+        tracing::info!(user = &*user_value(&creds.username), "failed login");
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "wrong username or password",

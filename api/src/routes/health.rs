@@ -27,8 +27,9 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({"status": "ready"}))),
         Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(ApiError::Unavailable(
-            "store did not answer within 2 s".into(),
+        Err(_) => Err(ApiError::unavailable(
+            crate::error::POST_STORE,
+            "no answer to a ping within 2 s",
         )),
     }
 }

@@ -1,12 +1,13 @@
 //! `PUT`/`GET /objects/{key}`: the embedded store's signed picture upload and download.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use postagram_core::keys::parse_object_key;
 use postagram_core::media::{ImageType, ACCEPTED};
+use postagram_core::settings::log::user_value;
 use postagram_core::signing::{now_unix, SignatureError, UrlSigner};
 use postagram_core::store::now_millis;
 use postagram_core::wire::ErrorBody;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 use super::posts::{etag_of, not_modified};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// Signature parameters of an object URL.
@@ -38,12 +40,8 @@ fn check_signature(
     method: &str,
     key: &str,
     content_type: &str,
-    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+    params: SignedParams,
 ) -> ApiResult<()> {
-    let params = params.map(|Query(p)| p).unwrap_or(SignedParams {
-        expires: None,
-        sig: None,
-    });
     let (Some(expires), Some(sig)) = (params.expires, params.sig) else {
         return Err(ApiError::BadSignature(
             "the URL is not signed (expires and sig are required)".into(),
@@ -67,6 +65,7 @@ fn check_signature(
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "the picture; `Content-Type` as signed"),
     responses(
         (status = 200, description = "stored; labelling is queued"),
+        (status = 400, description = "malformed key (`bad_path`, `invalid_key`) or query (`bad_query`)", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
         (status = 404, description = "the post no longer exists", body = ErrorBody),
         (status = 413, description = "picture too large", body = ErrorBody),
@@ -77,8 +76,8 @@ fn check_signature(
     ))]
 pub async fn put_object(
     State(state): State<AppState>,
-    Path(key): Path<String>,
-    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SignedParams>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -158,7 +157,7 @@ pub async fn put_object(
     state.store.set_image(post.id, &key, now_millis()).await?;
     state.label_wakeup.notify_one();
     state.metrics.uploads.inc();
-    tracing::info!(user = %user, post = %post.id, bytes = size, "picture uploaded");
+    tracing::info!(user = &*user_value(&user), post = %post.id, bytes = size, "picture uploaded");
     let mut resp = StatusCode::OK.into_response();
     if let Ok(v) = HeaderValue::from_str(&etag) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -172,17 +171,18 @@ pub async fn put_object(
     responses(
         (status = 200, description = "the picture", content_type = "image/jpeg"),
         (status = 304, description = "not modified"),
+        (status = 400, description = "malformed key (`bad_path`) or query (`bad_query`)", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
         (status = 404, description = "no such picture", body = ErrorBody),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn get_object(
     State(state): State<AppState>,
-    Path(key): Path<String>,
-    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SignedParams>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let expires = params.as_ref().ok().and_then(|q| q.expires).unwrap_or(0);
+    let expires = params.expires.unwrap_or(0);
     check_signature(&state, "GET", &key, "", params)?;
     let blob = state
         .blobs

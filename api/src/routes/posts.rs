@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use postagram_core::keys::post_prefix;
 use postagram_core::model::Post;
+use postagram_core::settings::log::user_value;
 use postagram_core::store::{ListQuery, DEFAULT_PAGE, MAX_PAGE};
 use postagram_core::validate;
 use postagram_core::wire::{ErrorBody, NewPost, PostView};
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
 use crate::json::ApiJson;
 use crate::list_cache::CachedList;
 use crate::state::AppState;
@@ -97,10 +99,11 @@ fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {
         (status = 422, description = "invalid limit", body = ErrorBody),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
-pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
-    let (headers, uri) = (req.headers(), req.uri());
-    let Query(params) = Query::<ListParams>::try_from_uri(uri)
-        .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Response> {
     let limit = match non_empty(params.limit.clone()) {
         None => DEFAULT_PAGE,
         Some(s) => match s.parse::<usize>() {
@@ -130,7 +133,7 @@ pub async fn list(State(state): State<AppState>, req: Request) -> ApiResult<Resp
     } else {
         render(&state, &query, 0).await?
     };
-    Ok(list_response(headers, &answer))
+    Ok(list_response(&headers, &answer))
 }
 
 /// Runs a list query and renders its answer: body, `ETag` and `Link`.
@@ -196,7 +199,7 @@ pub async fn create(
     validate::body(&new.body)?;
     let post = state.store.create_post(&user, new).await?;
     state.metrics.posts_created.inc();
-    tracing::info!(user = %user, post = %post.id, "post created");
+    tracing::info!(user = &*user_value(&user), post = %post.id, "post created");
     let location = format!("/posts/{}", urlencoding::encode(&post.id.wire()));
     let mut resp = (StatusCode::CREATED, Json(view(&state, &post).await?)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -230,7 +233,7 @@ pub async fn existing_post(state: &AppState, id: PostId) -> ApiResult<Post> {
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PostView>> {
     let id = path_id(&id)?;
     let post = existing_post(&state, id).await?;
@@ -251,7 +254,7 @@ pub async fn get_one(
 pub async fn delete(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_id(&id)?;
     let post = existing_post(&state, id).await?;
@@ -266,6 +269,6 @@ pub async fn delete(
         .delete_prefix(&post_prefix(&post.user, id))
         .await?;
     state.store.delete_post(id).await?;
-    tracing::info!(user = %user, post = %id, pictures = removed, "post deleted");
+    tracing::info!(user = &*user_value(&user), post = %id, pictures = removed, "post deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! `GET /signedUrlPut` (alias `/getSignedUrlPut`): where to upload a post's picture.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use postagram_core::keys::object_key;
 use postagram_core::media::{ImageType, ACCEPTED};
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::posts::{existing_post, path_id};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Query of `GET /signedUrlPut`.
@@ -54,14 +55,13 @@ fn required(v: Option<String>, name: &str) -> ApiResult<String> {
 pub async fn signed_url_put(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    params: Result<Query<SignedUrlParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(params): ApiQuery<SignedUrlParams>,
 ) -> ApiResult<Json<SignedUrlView>> {
     state
         .limits
         .upload_urls
         .check(&user)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let filename = required(params.filename, "filename")?;
     let filetype = required(params.filetype, "filetype")?;
     let post_id = path_id(&required(params.post_id, "postId")?)?;
@@ -104,7 +104,7 @@ pub async fn signed_url_put(
 pub async fn get_signed_url_put(
     state: State<AppState>,
     user: AuthUser,
-    params: Result<Query<SignedUrlParams>, axum::extract::rejection::QueryRejection>,
+    params: ApiQuery<SignedUrlParams>,
 ) -> ApiResult<Json<SignedUrlView>> {
     signed_url_put(state, user, params).await
 }

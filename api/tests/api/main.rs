@@ -12,4 +12,5 @@ mod objects;
 mod ops;
 mod persistence;
 mod posts;
+mod rejections;
 mod uploads;

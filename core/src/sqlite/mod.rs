@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::private_fs;
 use crate::store::StoreError;
 
 /// The SQLite store. Cheap to clone; all clones share the connections.
@@ -49,13 +50,21 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and migrates it.
+    /// Opens (creating if needed) the database file and migrates it. A new database,
+    /// its `-wal` and `-shm` files and a new directory for it are private (0600/0700,
+    /// see [`private_fs`]); existing ones that other users can read are warned about.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
+            private_fs::warn_if_exposed(dir, "the data directory");
         }
+        // SQLite gives the -wal and -shm files the database file's mode: create it
+        // private before SQLite does (with 0644).
+        private_fs::create_private_file(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+        })?;
         let mut writer = Connection::open(path).map_err(db_err)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
@@ -77,6 +86,15 @@ impl SqliteStore {
             .map_err(db_err)?;
             configure(&r).map_err(db_err)?;
             readers.push(Mutex::new(r));
+        }
+        for (suffix, what) in [
+            ("", "the database"),
+            ("-wal", "the database's WAL file"),
+            ("-shm", "the database's shared-memory file"),
+        ] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            private_fs::warn_if_exposed(Path::new(&file), what);
         }
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -143,3 +161,41 @@ impl SqliteStore {
 }
 
 pub(crate) use crate::store::now_millis;
+
+#[cfg(test)]
+#[cfg(unix)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::store::{NewUser, PostStore};
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
+    }
+
+    /// The database holds password hashes: it, the WAL and shared-memory files SQLite
+    /// creates next to it, and a new directory for it are the owner's only.
+    #[tokio::test]
+    async fn a_new_database_its_wal_and_shm_are_private() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let path = dir.join("postagram.db");
+        let store = SqliteStore::open(&path).expect("open");
+        store
+            .create_user(NewUser {
+                username: "alice".into(),
+                password_hash: "!".into(),
+            })
+            .await
+            .expect("write");
+        assert_eq!(mode(&dir), 0o700);
+        for name in ["postagram.db", "postagram.db-wal", "postagram.db-shm"] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        drop(store);
+        // Reopening an existing database leaves it (and its data) as it is.
+        let again = SqliteStore::open(&path).expect("reopen");
+        assert!(again.get_user("alice").await.expect("read").is_some());
+    }
+}

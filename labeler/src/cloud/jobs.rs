@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use postagram_core::jobs::{JobCounts, LabelJob, LabelJobQueue};
 use postagram_core::keys::parse_object_key;
+use postagram_core::settings::log::user_value;
 use postagram_core::store::{now_millis, LabelOutcome, PostStore, StoreError};
 use postagram_core::LabelStatus;
 
@@ -28,21 +29,27 @@ pub async fn prepare(
     attempts: u32,
 ) -> Result<Option<LabelJob>, StoreError> {
     let key = object.key.as_str();
+    // The key comes from the bucket's event: clipped, and a `&str` field (quoted).
+    let logged = user_value(key);
+    let logged = &*logged;
     let Some((user, post_id)) = parse_object_key(key) else {
-        tracing::warn!(key, "ignoring an object that is not a picture key");
+        tracing::warn!(key = logged, "ignoring an object that is not a picture key");
         return Ok(None);
     };
     let Some(post) = store.get_post(post_id).await? else {
-        tracing::info!(key, "ignoring a picture of a deleted post");
+        tracing::info!(key = logged, "ignoring a picture of a deleted post");
         return Ok(None);
     };
     if post.user != user {
-        tracing::warn!(key, "ignoring a picture whose key names another author");
+        tracing::warn!(
+            key = logged,
+            "ignoring a picture whose key names another author"
+        );
         return Ok(None);
     }
     if post.image_key.as_deref() == Some(key) {
         if matches!(post.label_status, LabelStatus::Done | LabelStatus::Failed) {
-            tracing::info!(key, "picture already labelled; event redelivered");
+            tracing::info!(key = logged, "picture already labelled; event redelivered");
             return Ok(None);
         }
     } else {
@@ -50,7 +57,7 @@ pub async fn prepare(
         let uploaded_at = object.uploaded_at_ms.unwrap_or_else(now_millis);
         if !store.set_image(post_id, key, uploaded_at).await? {
             tracing::info!(
-                key,
+                key = logged,
                 "ignoring a picture replaced by one uploaded later (late event)"
             );
             return Ok(None);

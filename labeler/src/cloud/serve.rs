@@ -82,12 +82,16 @@ async fn events(State(s): State<EventsState>, headers: HeaderMap, body: Bytes) -
     };
     match label_records(&*s.store, &s.pipeline, records).await {
         Ok(done) => Json(json!({"labelled": done.labelled, "failed": done.failed})).into_response(),
-        // An error makes the sender deliver the event again.
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        ),
+        // An error makes the sender deliver the event again. The detail (SDK messages,
+        // hosts) goes to the log only.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot label the event's pictures; it will be delivered again");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the pictures cannot be labelled now; deliver the event again",
+            )
+        }
     }
 }
 
