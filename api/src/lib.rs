@@ -15,5 +15,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod secrets;
+pub mod serve;
 pub mod startup;
 pub mod state;
