@@ -46,6 +46,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
@@ -170,13 +171,17 @@ struct Timeouts {
 
 /// Requests of one connection being handled now (the service call and its response
 /// body), shared by [`ConnService`] and [`ConnIo`]: while one is, the connection is not
-/// idle and not reading a head.
+/// idle and not reading a head. When the last one ends, the connection's task is woken so
+/// that [`ConnIo`] starts the idle timer even if hyper has no other reason to read.
 #[derive(Debug, Default)]
-struct Requests(AtomicUsize);
+struct Requests {
+    handling: AtomicUsize,
+    reader: AtomicWaker,
+}
 
 impl Requests {
     fn busy(&self) -> bool {
-        self.0.load(Ordering::Acquire) > 0
+        self.handling.load(Ordering::Acquire) > 0
     }
 }
 
@@ -185,14 +190,16 @@ struct Handling(Arc<Requests>);
 
 impl Handling {
     fn start(requests: &Arc<Requests>) -> Self {
-        requests.0.fetch_add(1, Ordering::AcqRel);
+        requests.handling.fetch_add(1, Ordering::AcqRel);
         Handling(requests.clone())
     }
 }
 
 impl Drop for Handling {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::AcqRel);
+        if self.0.handling.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.reader.wake();
+        }
     }
 }
 
@@ -318,7 +325,10 @@ impl AsyncRead for ConnIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match (this.phase, this.requests.busy()) {
+        // Registered before the check, so the end of a request cannot be missed.
+        this.requests.reader.register(cx.waker());
+        let busy = this.requests.busy();
+        match (this.phase, busy) {
             (Phase::Busy, true) | (Phase::Head | Phase::Idle, false) => {}
             (_, true) => this.enter(Phase::Busy),
             (Phase::Busy, false) => this.enter(Phase::Idle),

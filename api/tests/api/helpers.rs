@@ -323,7 +323,7 @@ impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
         })
     }
 }
