@@ -66,7 +66,9 @@ impl Modify for BodyReadTimeout {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let response = ResponseBuilder::new()
-            .description("the request body stalled longer than the body read timeout (`request_timeout`)")
+            .description(
+                "the request body stalled longer than the body read timeout (`request_timeout`)",
+            )
             .content(
                 "application/json",
                 ContentBuilder::new()

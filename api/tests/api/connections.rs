@@ -98,7 +98,11 @@ async fn the_connection_cap_holds_and_the_server_answers_once_connections_end() 
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while open() < CAP as i64 {
-        assert!(Instant::now() < deadline, "only {} connections taken", open());
+        assert!(
+            Instant::now() < deadline,
+            "only {} connections taken",
+            open()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // A real request waits while the cap is held.

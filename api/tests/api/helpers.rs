@@ -331,7 +331,10 @@ impl RawResponse {
 impl TestApp {
     /// A raw TCP connection to the server (for what an HTTP client will not do).
     pub async fn raw(&self) -> tokio::net::TcpStream {
-        let addr = self.url.trim_start_matches("http://").replace("localhost", "127.0.0.1");
+        let addr = self
+            .url
+            .trim_start_matches("http://")
+            .replace("localhost", "127.0.0.1");
         tokio::net::TcpStream::connect(addr).await.expect("connect")
     }
 }
@@ -471,9 +474,10 @@ async fn expect_continue_gets_413(app: &TestApp, token: &str, path: &str, size: 
         let _ = tokio::io::AsyncReadExt::read_to_end(&mut rd, &mut buf).await;
         buf
     };
-    let ((), got) = tokio::time::timeout(Duration::from_secs(20), futures::future::join(send, read))
-        .await
-        .expect("done within 20 s");
+    let ((), got) =
+        tokio::time::timeout(Duration::from_secs(20), futures::future::join(send, read))
+            .await
+            .expect("done within 20 s");
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 413"), "{path}: {text}");
     assert!(text.contains("payload_too_large"), "{path}: {text}");
