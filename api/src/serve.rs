@@ -27,7 +27,8 @@
 //!   (413, 408, 415 …) therefore reaches the client instead of being overtaken by a reset.
 //! - **Graceful shutdown** (`hyper_util::server::graceful`): on the signal the loop stops
 //!   accepting, each connection finishes its request in flight and closes, and `serve`
-//!   returns when the last one is gone.
+//!   returns when the last one is gone. A connection that has not sent a request yet is
+//!   not idle for hyper; it ends at its header read timeout.
 //!
 //! HTTP/2 is not offered: the API is called by browsers and scripts over HTTP/1.1 (behind
 //! an Ingress that speaks HTTP/2 to clients when wanted), and the embedded build of
