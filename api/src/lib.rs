@@ -16,5 +16,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod secrets;
+pub mod serve;
 pub mod startup;
 pub mod state;

@@ -15,6 +15,10 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// Requests being handled right now (a scrape counts itself).
     pub http_in_flight: IntGauge,
+    /// TCP connections accepted.
+    pub http_connections: IntCounter,
+    /// TCP connections open now (at most the connection cap).
+    pub http_connections_open: IntGauge,
     /// Posts created.
     pub posts_created: IntCounter,
     /// Pictures uploaded through `/objects`.
@@ -55,6 +59,14 @@ impl Metrics {
             "http_requests_in_flight",
             "HTTP requests being handled now",
         ));
+        let http_connections = must(IntCounter::new(
+            "http_connections_total",
+            "TCP connections accepted",
+        ));
+        let http_connections_open = must(IntGauge::new(
+            "http_connections_open",
+            "TCP connections open now",
+        ));
         let posts_created = must(IntCounter::new(
             "postagram_posts_created_total",
             "Posts created",
@@ -83,6 +95,8 @@ impl Metrics {
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(http_in_flight.clone()),
+            Box::new(http_connections.clone()),
+            Box::new(http_connections_open.clone()),
             Box::new(posts_created.clone()),
             Box::new(uploads.clone()),
             Box::new(label_jobs.clone()),
@@ -96,6 +110,8 @@ impl Metrics {
             http_requests,
             http_duration,
             http_in_flight,
+            http_connections,
+            http_connections_open,
             posts_created,
             uploads,
             label_jobs,

@@ -37,7 +37,7 @@ use crate::routes;
         postagram_core::Label,
         postagram_core::LabelStatus,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &BodyReadTimeout),
     tags(
         (name = "auth", description = "accounts and tokens"),
         (name = "posts", description = "posts"),
@@ -55,5 +55,37 @@ impl Modify for BearerAuth {
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}
+
+/// Declares the 408 of the body read timeout (`crate::limits::body`) on every operation
+/// that takes a request body: one place for a status every such route can return.
+struct BodyReadTimeout;
+
+impl Modify for BodyReadTimeout {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "the request body stalled longer than the body read timeout (`request_timeout`)",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.post, &mut item.put, &mut item.patch];
+            for op in operations.into_iter().flatten() {
+                if op.request_body.is_some() {
+                    op.responses
+                        .responses
+                        .entry("408".into())
+                        .or_insert_with(|| response.clone().into());
+                }
+            }
+        }
     }
 }

@@ -1,14 +1,12 @@
 //! Builds the application from its configuration and runs it until shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, StatusCode};
-use axum::serve::ListenerExt;
 use axum::Router;
 use postagram_core::blob::BlobStore;
 use postagram_core::folder::FolderBlobStore;
@@ -26,6 +24,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::jwt::JwtKeys;
 use crate::config::{AuthMode, Config, StoreKind};
 use crate::error::error_response;
+use crate::limits::body::BodyGuardLayer;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::middleware::{self, RequestLayer, REQUEST_ID};
@@ -143,6 +142,15 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
             )
         })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(
+            BodyGuardLayer::new(
+                config.max_body_bytes,
+                config.limits.connections.body_read_timeout(),
+            )
+            // The picture upload route of `routes::table` (a wrong path here would
+            // limit uploads to the JSON size, which the upload tests catch).
+            .route_limit("/objects/{*key}", config.max_upload_bytes),
+        )
         .layer(CompressionLayer::new())
         .layer(cors(config)?)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
@@ -252,19 +260,14 @@ impl Application {
             workers = crate::labeling::spawn_workers(&self.config, &self.state, stop_rx.clone())?;
         }
         tracing::info!(addr = %self.listener.local_addr()?, url = %self.public_url, "postagram-api listening");
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Responses go out as soon as they are written: with Nagle's algorithm a
-        // response written in two parts waits for the client's delayed ACK (~40 ms).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::serve::serve(
+            self.listener,
+            self.router,
+            &self.config.limits.connections,
+            self.state.metrics.clone(),
+            shutdown,
+        )
+        .await;
         let _ = stop_tx.send(true);
         for w in workers {
             let _ = w.await;

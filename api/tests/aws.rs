@@ -260,6 +260,19 @@ async fn the_http_source_labels_minio_style_webhook_events_behind_a_secret() {
     app.stop().await;
 }
 
+/// A 3 MB JSON body is answered 413 in aws mode too, as a response the client reads
+/// completely (issue 10: it used to be a connection reset here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_megabyte_bodies_get_a_413_response_not_a_reset() {
+    credentials();
+    let moto = moto::Moto::start();
+    init_aws_cli(&moto, 3);
+    let app = spawn_api(&moto, None).await;
+    let token = app.user("alice").await;
+    helpers::assert_big_bodies_get_413(&app, &token).await;
+    app.stop().await;
+}
+
 /// moto's DetectLabels returns canned labels whatever the picture: this checks the request,
 /// the response mapping and the parents-as-categories rule, not real recognition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

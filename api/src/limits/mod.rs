@@ -1,10 +1,13 @@
 //! Bounds on memory and work per client (issue 10): the list cache's byte bound, password
-//! hashing concurrency, rate limits per client address and per user, and the client
-//! address itself (`X-Forwarded-For` from trusted proxies only).
+//! hashing concurrency, rate limits per client address and per user, the client
+//! address itself (`X-Forwarded-For` from trusted proxies only), and what one connection
+//! can hold (header, idle and body timeouts, the connection cap).
 //!
 //! Every setting is in [`LimitSettings`], flattened into the server's `Config`.
 
+pub mod body;
 pub mod client_addr;
+pub mod connections;
 pub mod hashing;
 pub mod login;
 pub mod rate;
@@ -18,6 +21,7 @@ use postagram_labeler::decode_budget::DecodeBudgetArgs;
 
 use crate::list_cache::ListCache;
 use client_addr::TrustedProxies;
+use connections::ConnectionSettings;
 use hashing::HashPool;
 use login::LoginGuard;
 use rate::KeyedRate;
@@ -68,6 +72,9 @@ pub struct LimitSettings {
     /// Memory budget of the in-process labeler's picture decoding.
     #[command(flatten)]
     pub decode: DecodeBudgetArgs,
+    /// Header, idle and body timeouts and the connection cap.
+    #[command(flatten)]
+    pub connections: ConnectionSettings,
 }
 
 impl LimitSettings {

@@ -303,3 +303,182 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Val
 pub fn header_mode(c: &mut Config) {
     c.auth = AuthMode::Header;
 }
+
+/// One HTTP/1.1 response read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self))
+    }
+
+    /// A header value (names compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+    }
+}
+
+impl TestApp {
+    /// A raw TCP connection to the server (for what an HTTP client will not do).
+    pub async fn raw(&self) -> tokio::net::TcpStream {
+        let addr = self
+            .url
+            .trim_start_matches("http://")
+            .replace("localhost", "127.0.0.1");
+        tokio::net::TcpStream::connect(addr).await.expect("connect")
+    }
+}
+
+/// Reads one response (head and `Content-Length` body; a `100 Continue` is returned as
+/// a response too) from `stream`.
+pub async fn read_response(stream: &mut tokio::net::TcpStream) -> std::io::Result<RawResponse> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let status = head
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("not an HTTP response: {head}"));
+            let mut resp = RawResponse {
+                status,
+                head,
+                body: Vec::new(),
+            };
+            let len: usize = resp
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            resp.body = buf[end + 4..end + 4 + len].to_vec();
+            return Ok(resp);
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Waits at most `bound` for the server to close `stream` (end of stream or reset);
+/// false when it is still open then. Bytes the server sends meanwhile are skipped.
+pub async fn closed_within(stream: &mut tokio::net::TcpStream, bound: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 1024];
+    tokio::time::timeout(bound, async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// A JSON body of `size` bytes for `POST /posts` or `/auth/signup` (well-formed, so
+/// only its size can be wrong).
+pub fn big_json(size: usize) -> Vec<u8> {
+    let mut body = br#"{"username":"big","password":"correct horse","title":"t","body":""#.to_vec();
+    body.resize(size - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+/// 3 MB JSON bodies to `POST /posts` and `POST /auth/signup` are answered 413 with the
+/// JSON error body, read completely by the client (not a reset): announced with
+/// `Content-Length`, streamed without one, and with `Expect: 100-continue` (the 413 comes
+/// instead of `100 Continue`). Several rounds, since a reset is a race.
+pub async fn assert_big_bodies_get_413(app: &TestApp, token: &str) {
+    const SIZE: usize = 3 * 1024 * 1024;
+    for round in 0..3 {
+        for path in ["/posts", "/auth/signup"] {
+            let r = app
+                .client
+                .post(app.at(path))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(big_json(SIZE))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {path} with Content-Length: {e:?}"));
+            assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big_json(SIZE)
+                .chunks(64 * 1024)
+                .map(|c| Ok(c.to_vec()))
+                .collect();
+            let r = app
+                .client
+                .post(app.at(path))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {path} chunked: {e:?}"));
+            assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+
+            expect_continue_gets_413(app, token, path, SIZE).await;
+        }
+    }
+}
+
+/// `Expect: 100-continue` with a too-large `Content-Length`: the answer is the 413, not
+/// `100 Continue`; a client that sends the body anyway still reads the whole answer.
+async fn expect_continue_gets_413(app: &TestApp, token: &str, path: &str, size: usize) {
+    use tokio::io::AsyncWriteExt;
+    let mut s = app.raw().await;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {size}\r\nexpect: 100-continue\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("write head");
+    let resp = tokio::time::timeout(Duration::from_secs(10), read_response(&mut s))
+        .await
+        .expect("an answer within 10 s")
+        .expect("a complete answer");
+    assert_eq!(resp.status, 413, "{path}: {resp:?}");
+    assert_eq!(resp.json()["error"], "payload_too_large", "{resp:?}");
+    assert_eq!(resp.header("connection"), Some("close"), "{resp:?}");
+    // A client that does not wait for 100 Continue: the body goes out while it reads.
+    let mut s = app.raw().await;
+    let (mut rd, mut wr) = s.split();
+    let body = big_json(size);
+    let send = async {
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+    };
+    let read = async {
+        let mut buf = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut rd, &mut buf).await;
+        buf
+    };
+    let ((), got) =
+        tokio::time::timeout(Duration::from_secs(20), futures::future::join(send, read))
+            .await
+            .expect("done within 20 s");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 413"), "{path}: {text}");
+    assert!(text.contains("payload_too_large"), "{path}: {text}");
+}

@@ -7,6 +7,7 @@ mod helpers;
 mod abuse;
 mod auth;
 mod binary;
+mod connections;
 mod labels;
 mod objects;
 mod ops;

@@ -111,6 +111,16 @@ pub const POST_RATE_PER_MINUTE: &str = "POSTAGRAM_POST_RATE_PER_MINUTE";
 pub const UPLOAD_RATE_PER_MINUTE: &str = "POSTAGRAM_UPLOAD_RATE_PER_MINUTE";
 /// MiB of decoded pixels all picture decoders of one process may hold at once.
 pub const DECODE_BUDGET_MIB: &str = "POSTAGRAM_DECODE_BUDGET_MIB";
+/// Seconds a connection may take to deliver a complete request head, counted from its
+/// accept or from the first byte after an idle keep-alive period (slowloris on headers).
+pub const HEADER_READ_TIMEOUT_SECS: &str = "POSTAGRAM_HEADER_READ_TIMEOUT_SECS";
+/// Seconds a keep-alive connection may stay idle between two requests before it is closed.
+pub const KEEP_ALIVE_SECS: &str = "POSTAGRAM_KEEP_ALIVE_SECS";
+/// Seconds a request body may go without delivering a byte before the request ends with
+/// 408 (slowloris on bodies).
+pub const BODY_READ_TIMEOUT_SECS: &str = "POSTAGRAM_BODY_READ_TIMEOUT_SECS";
+/// Connections the API holds open at once; further clients wait to be accepted.
+pub const MAX_CONNECTIONS: &str = "POSTAGRAM_MAX_CONNECTIONS";
 
 // --- set by Kubernetes (downward API), read by the operator ----------------------------
 
@@ -191,6 +201,10 @@ pub const ALL: &[&str] = &[
     POST_RATE_PER_MINUTE,
     UPLOAD_RATE_PER_MINUTE,
     DECODE_BUDGET_MIB,
+    HEADER_READ_TIMEOUT_SECS,
+    KEEP_ALIVE_SECS,
+    BODY_READ_TIMEOUT_SECS,
+    MAX_CONNECTIONS,
     POD_NAME,
     POD_NAMESPACE,
     SERVER,
