@@ -26,7 +26,7 @@ scripts/test-tools.sh
 step "OpenAPI document validates as OpenAPI 3.1"
 scripts/test-openapi.sh
 
-for extra in scripts/test-aws.sh scripts/test-operator.sh scripts/test-deploy.sh scripts/test-tui.sh; do
+for extra in scripts/test-aws.sh scripts/test-operator.sh scripts/test-deploy.sh scripts/test-tui.sh scripts/test-schemathesis.sh; do
     if [ -x "$extra" ]; then
         step "$extra"
         "$extra"
