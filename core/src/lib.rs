@@ -13,6 +13,8 @@ pub mod wire;
 #[cfg(feature = "storage")]
 pub mod blob;
 #[cfg(feature = "storage")]
+pub mod cursor;
+#[cfg(feature = "storage")]
 pub mod jobs;
 #[cfg(feature = "storage")]
 pub mod keys;
