@@ -6,6 +6,8 @@
 
 pub mod id;
 pub mod label;
+#[cfg(feature = "openapi")]
+pub mod schemas;
 pub mod settings;
 pub mod validate;
 pub mod wire;

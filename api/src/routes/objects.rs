@@ -21,8 +21,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct SignedParams {
     /// Unix time after which the URL is refused.
+    #[param(required = true)]
     pub expires: Option<i64>,
     /// Hex HMAC-SHA256 signature.
+    #[param(required = true)]
     pub sig: Option<String>,
 }
 
@@ -67,8 +69,9 @@ fn check_signature(
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "the picture; `Content-Type` as signed"),
     responses(
         (status = 200, description = "stored; labelling is queued"),
+        (status = 400, description = "not a picture key, or the body could not be read", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
-        (status = 404, description = "the post no longer exists", body = ErrorBody),
+        (status = 404, description = "the post no longer exists (or this server does not serve objects)", body = ErrorBody),
         (status = 413, description = "picture too large", body = ErrorBody),
         (status = 415, description = "not an accepted picture type, or bytes of another type", body = ErrorBody),
         (status = 429, description = "too many uploads for this user; see `Retry-After`", body = ErrorBody,
