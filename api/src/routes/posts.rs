@@ -32,11 +32,12 @@ pub struct ListParams {
     pub label: Option<String>,
     /// Full-text search in title, body and labels (embedded store).
     pub q: Option<String>,
-    /// Page size, 1–100 (default 20). Documented as an integer with its bounds
-    /// (`crate::openapi::ParamSchemas`), parsed by the handler for its own error.
+    /// Page size, 1–100 (default 20).
+    // Documented as an integer with its bounds (`crate::openapi::ParamSchemas`), parsed
+    // by the handler for its own error.
     pub limit: Option<String>,
-    /// Cursor from the previous page's `Link` header (its syntax:
-    /// `crate::openapi::ParamSchemas`).
+    /// Cursor from the previous page's `Link` header.
+    // Its syntax: `crate::openapi::ParamSchemas`.
     pub cursor: Option<String>,
 }
 
@@ -223,7 +224,7 @@ pub async fn existing_post(state: &AppState, id: PostId) -> ApiResult<Post> {
 
 /// One post.
 #[utoipa::path(get, path = "/posts/{id}", tag = "posts",
-    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded); schema: `crate::openapi::ParamSchemas`")),
+    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
     responses(
         (status = 200, description = "the post", body = PostView),
         (status = 400, description = "malformed id", body = ErrorBody),
@@ -241,7 +242,7 @@ pub async fn get_one(
 
 /// Deletes one of your posts, its pictures and its labels.
 #[utoipa::path(delete, path = "/posts/{id}", tag = "posts", security(("bearer" = [])),
-    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded); schema: `crate::openapi::ParamSchemas`")),
+    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
     responses(
         (status = 204, description = "deleted"),
         (status = 400, description = "malformed id", body = ErrorBody),
