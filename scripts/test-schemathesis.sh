@@ -12,7 +12,7 @@
 # logins and posts per minute than a person, and a 429 (declared in the document, so not
 # a failure) would only hide the handlers behind it. Labelling is off (no model needed).
 #
-# Bounded: SCHEMATHESIS_MAX_EXAMPLES cases per operation and phase (default 25), a fixed
+# Bounded: SCHEMATHESIS_MAX_EXAMPLES cases per operation and phase (default 100), a fixed
 # SCHEMATHESIS_SEED (default 1; any other value explores other inputs), and a hard
 # SCHEMATHESIS_TIMEOUT per run (default 300 s). Takes about two minutes on 2 cores.
 # Environment: BIN_DIR — a prebuilt debug binary (default: cargo build); POSTAGRAM_VENV.
@@ -79,12 +79,12 @@ token="$(curl -fsS -X POST "$B/auth/login" -H 'content-type: application/json' -
 
 run() {
     local name="$1"; shift
-    echo "== schemathesis $want, $name (seed ${SCHEMATHESIS_SEED:-1}, ${SCHEMATHESIS_MAX_EXAMPLES:-25} examples)"
+    echo "== schemathesis $want, $name (seed ${SCHEMATHESIS_SEED:-1}, ${SCHEMATHESIS_MAX_EXAMPLES:-100} examples)"
     local rc=0
     timeout --signal=TERM --kill-after=10 "${SCHEMATHESIS_TIMEOUT:-300}" \
         "$ST" --no-color --config-file scripts/schemathesis.toml run "$B/openapi.json" \
         --checks all \
-        --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+        --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
         --seed "${SCHEMATHESIS_SEED:-1}" \
         --workers 1 \
         --request-timeout 10 \

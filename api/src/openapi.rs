@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(limit["schema"]["maximum"], json!(MAX_PAGE));
         assert_eq!(limit["schema"]["default"], json!(DEFAULT_PAGE));
         let cursor = param(&d, "/posts", "get", "cursor");
-        assert_eq!(cursor["schema"]["pattern"], postagram_core::cursor::pattern());
+        assert_eq!(cursor["schema"]["pattern"], schemas::cursor_pattern());
     }
 
     #[test]

@@ -14,14 +14,16 @@ use crate::validate::{BODY_MAX, PASSWORD_MAX, PASSWORD_MIN, TITLE_MAX, USERNAME_
 /// Matches a string that has a character other than white space, as Rust's `str::trim`
 /// (the server's blank check) understands white space: computed from `char::is_whitespace`.
 pub fn non_blank_pattern() -> String {
-    let mut class = String::from("[^");
-    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-        if c.is_whitespace() {
-            class.push_str(&format!("\\u{:04x}", c as u32));
-        }
-    }
-    class.push(']');
-    class
+    format!("[^{}]", whitespace())
+}
+
+/// The body of a character class of Rust's white space (`char::is_whitespace`).
+fn whitespace() -> String {
+    (0..=0x10FFFFu32)
+        .filter_map(char::from_u32)
+        .filter(|c| c.is_whitespace())
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect()
 }
 
 /// The characters a username may have, as a regular expression of the whole name.
@@ -116,15 +118,28 @@ pub fn limit() -> Object {
         .build()
 }
 
-/// A page cursor, exactly as the server issues them ([`crate::cursor::pattern`]).
+/// A page cursor as the server reads it: one it issued ([`crate::cursor::pattern`]),
+/// white space around it ignored; an empty or blank value is the first page.
 #[cfg(feature = "storage")]
 pub fn cursor() -> Object {
     string()
         .description(Some(
-            "cursor from the previous page's `Link` header (base64url, opaque)",
+            "cursor from the previous page's `Link` header (base64url, opaque); empty: the first page",
         ))
-        .pattern(Some(crate::cursor::pattern()))
+        .pattern(Some(cursor_pattern()))
         .build()
+}
+
+/// [`crate::cursor::pattern`], optional and with white space around it.
+#[cfg(feature = "storage")]
+pub fn cursor_pattern() -> String {
+    let issued = crate::cursor::pattern();
+    let inner = issued
+        .strip_prefix('^')
+        .and_then(|p| p.strip_suffix('$'))
+        .unwrap_or(&issued);
+    let ws = whitespace();
+    format!("^[{ws}]*(?:{inner})?[{ws}]*$")
 }
 
 /// A picture type accepted for upload ([`crate::media::ImageType`]).
@@ -172,6 +187,16 @@ mod tests {
             "é",
         ] {
             assert_eq!(re.is_match(s), !s.trim().is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_pattern_is_what_the_store_reads() {
+        let re = regex::Regex::new(&cursor_pattern()).expect("compiles");
+        let c = crate::cursor::encode(uuid::Uuid::new_v4());
+        for s in [String::new(), " ".into(), c.clone(), format!(" {c}\t"), "x".into(), format!("{c}A")] {
+            let blank = s.trim().is_empty();
+            assert_eq!(re.is_match(&s), blank || crate::cursor::decode(&s).is_ok(), "{s:?}");
         }
     }
 
