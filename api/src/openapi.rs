@@ -152,8 +152,14 @@ mod tests {
         assert_eq!(len("NewPost", "title"), (n(1), n(TITLE_MAX)));
         assert_eq!(len("NewPost", "body"), (n(1), n(BODY_MAX)));
         assert_eq!(len("PostView", "title"), (n(1), n(TITLE_MAX)));
-        assert_eq!(len("Credentials", "username"), (n(USERNAME_MIN), n(USERNAME_MAX)));
-        assert_eq!(len("Credentials", "password"), (n(PASSWORD_MIN), n(PASSWORD_MAX)));
+        assert_eq!(
+            len("Credentials", "username"),
+            (n(USERNAME_MIN), n(USERNAME_MAX))
+        );
+        assert_eq!(
+            len("Credentials", "password"),
+            (n(PASSWORD_MIN), n(PASSWORD_MAX))
+        );
         assert_eq!(
             s["Credentials"]["properties"]["username"]["pattern"],
             schemas::USERNAME_PATTERN
@@ -186,7 +192,10 @@ mod tests {
         for method in ["get", "delete"] {
             let id = param(&d, "/posts/{id}", method, "id");
             assert_eq!(id["required"], true);
-            assert_eq!(id["schema"]["pattern"], schemas::post_id_param().pattern.expect("pattern"));
+            assert_eq!(
+                id["schema"]["pattern"],
+                schemas::post_id_param().pattern.expect("pattern")
+            );
         }
         // Every (path, parameter) the modifier knows is in the document: a renamed
         // parameter cannot silently lose its constraints.
@@ -203,7 +212,10 @@ mod tests {
     fn login_and_signup_declare_413() {
         let d = doc();
         for path in ["/auth/signup", "/auth/login", "/posts"] {
-            assert!(d["paths"][path]["post"]["responses"]["413"].is_object(), "{path}");
+            assert!(
+                d["paths"][path]["post"]["responses"]["413"].is_object(),
+                "{path}"
+            );
         }
     }
 }

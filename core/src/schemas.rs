@@ -9,7 +9,9 @@
 
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaFormat, Type};
 
-use crate::validate::{BODY_MAX, PASSWORD_MAX, PASSWORD_MIN, TITLE_MAX, USERNAME_MAX, USERNAME_MIN};
+use crate::validate::{
+    BODY_MAX, PASSWORD_MAX, PASSWORD_MIN, TITLE_MAX, USERNAME_MAX, USERNAME_MIN,
+};
 
 /// Matches a string that has a character other than white space, as Rust's `str::trim`
 /// (the server's blank check) understands white space: computed from `char::is_whitespace`.
@@ -51,7 +53,9 @@ pub fn title() -> Object {
 /// A post body: 1–`BODY_MAX` characters, not only white space.
 pub fn body() -> Object {
     string()
-        .description(Some(format!("1–{BODY_MAX} characters, not only white space")))
+        .description(Some(format!(
+            "1–{BODY_MAX} characters, not only white space"
+        )))
         .min_length(Some(1))
         .max_length(Some(BODY_MAX))
         .pattern(Some(non_blank_pattern()))
@@ -74,9 +78,7 @@ pub fn username() -> Object {
 /// A password: `PASSWORD_MIN`–`PASSWORD_MAX` characters.
 pub fn password() -> Object {
     string()
-        .description(Some(format!(
-            "{PASSWORD_MIN}–{PASSWORD_MAX} characters"
-        )))
+        .description(Some(format!("{PASSWORD_MIN}–{PASSWORD_MAX} characters")))
         .min_length(Some(PASSWORD_MIN))
         .max_length(Some(PASSWORD_MAX))
         .format(Some(SchemaFormat::Custom("password".into())))
@@ -183,7 +185,16 @@ mod tests {
     fn non_blank_is_rusts_blank_check() {
         let re = regex::Regex::new(&non_blank_pattern()).expect("compiles");
         for s in [
-            "", " ", "\t\n\r", "\u{a0}", "\u{2028}", "\u{3000} ", "x", " x ", "\u{1c}", "\0",
+            "",
+            " ",
+            "\t\n\r",
+            "\u{a0}",
+            "\u{2028}",
+            "\u{3000} ",
+            "x",
+            " x ",
+            "\u{1c}",
+            "\0",
             "é",
         ] {
             assert_eq!(re.is_match(s), !s.trim().is_empty(), "{s:?}");
@@ -194,18 +205,31 @@ mod tests {
     fn cursor_pattern_is_what_the_store_reads() {
         let re = regex::Regex::new(&cursor_pattern()).expect("compiles");
         let c = crate::cursor::encode(uuid::Uuid::new_v4());
-        for s in [String::new(), " ".into(), c.clone(), format!(" {c}\t"), "x".into(), format!("{c}A")] {
+        for s in [
+            String::new(),
+            " ".into(),
+            c.clone(),
+            format!(" {c}\t"),
+            "x".into(),
+            format!("{c}A"),
+        ] {
             let blank = s.trim().is_empty();
-            assert_eq!(re.is_match(&s), blank || crate::cursor::decode(&s).is_ok(), "{s:?}");
+            assert_eq!(
+                re.is_match(&s),
+                blank || crate::cursor::decode(&s).is_ok(),
+                "{s:?}"
+            );
         }
     }
 
     #[test]
     fn username_pattern_is_the_validator() {
         let re = regex::Regex::new(USERNAME_PATTERN).expect("compiles");
-        for s in ["alice", "a.b-c_9", "ab", "al ice", "../x", "élan", "abc\n", "ABC"] {
-            let by_schema = re.is_match(s)
-                && (USERNAME_MIN..=USERNAME_MAX).contains(&s.chars().count());
+        for s in [
+            "alice", "a.b-c_9", "ab", "al ice", "../x", "élan", "abc\n", "ABC",
+        ] {
+            let by_schema =
+                re.is_match(s) && (USERNAME_MIN..=USERNAME_MAX).contains(&s.chars().count());
             assert_eq!(by_schema, crate::validate::username(s).is_ok(), "{s:?}");
         }
     }
@@ -215,8 +239,8 @@ mod tests {
         let id = crate::PostId::new();
         let any = regex::Regex::new(post_id_param().pattern.as_deref().expect("pattern"))
             .expect("compiles");
-        let wire = regex::Regex::new(post_id().pattern.as_deref().expect("pattern"))
-            .expect("compiles");
+        let wire =
+            regex::Regex::new(post_id().pattern.as_deref().expect("pattern")).expect("compiles");
         assert!(wire.is_match(&id.wire()));
         for s in [id.wire(), id.uuid_str(), id.uuid_str().to_uppercase()] {
             assert!(any.is_match(&s), "{s}");
