@@ -12,7 +12,7 @@ command -v cargo-nextest >/dev/null || { echo "test: cargo-nextest is required (
 
 # The script suites run after the Rust tests. Every one listed here runs: a missing or
 # non-executable one fails the run now, before anything is built.
-SUITES=(scripts/test-aws.sh scripts/test-operator.sh scripts/test-deploy.sh scripts/test-tui.sh)
+SUITES=(scripts/test-aws.sh scripts/test-operator.sh scripts/test-deploy.sh scripts/test-tui.sh scripts/test-schemathesis.sh)
 for extra in "${SUITES[@]}"; do
     [ -f "$extra" ] || { echo "test: $extra is listed but missing" >&2; exit 1; }
     [ -x "$extra" ] || { echo "test: $extra is not executable (chmod +x $extra)" >&2; exit 1; }

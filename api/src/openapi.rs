@@ -1,6 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use postagram_core::schemas;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Object, PathItem};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -37,7 +40,7 @@ use crate::routes;
         postagram_core::Label,
         postagram_core::LabelStatus,
     )),
-    modifiers(&BearerAuth, &BodyReadTimeout),
+    modifiers(&BearerAuth, &BodyReadTimeout, &ParamSchemas),
     tags(
         (name = "auth", description = "accounts and tokens"),
         (name = "posts", description = "posts"),
@@ -86,6 +89,165 @@ impl Modify for BodyReadTimeout {
                         .or_insert_with(|| response.clone().into());
                 }
             }
+        }
+    }
+}
+
+/// Sets the schemas of the constrained parameters from `postagram_core::schemas` (built
+/// from the validators' constants). utoipa's `IntoParams` drops `required` and the
+/// description of a field with `schema_with`, and tuple `params(...)` take only literal
+/// patterns, so the derives declare which parameters exist (and whether they are
+/// required) and this fills in their schemas.
+pub struct ParamSchemas;
+
+/// The schema of parameter `name` (in `location`) of `path`, when it is constrained.
+fn param_schema(path: &str, location: &ParameterIn, name: &str) -> Option<Object> {
+    Some(match (path, location, name) {
+        ("/posts", ParameterIn::Query, "limit") => schemas::limit(),
+        ("/posts", ParameterIn::Query, "cursor") => schemas::cursor(),
+        ("/posts/{id}", ParameterIn::Path, "id") => schemas::post_id_param(),
+        ("/signedUrlPut" | "/getSignedUrlPut", ParameterIn::Query, "postId") => {
+            schemas::post_id_param()
+        }
+        ("/signedUrlPut" | "/getSignedUrlPut", ParameterIn::Query, "filename") => {
+            schemas::filename()
+        }
+        ("/signedUrlPut" | "/getSignedUrlPut", ParameterIn::Query, "filetype") => {
+            schemas::filetype()
+        }
+        _ => return None,
+    })
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+impl Modify for ParamSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in operations(item) {
+                for p in op.parameters.iter_mut().flatten() {
+                    if let Some(schema) = param_schema(path, &p.parameter_in, &p.name) {
+                        p.schema = Some(schema.into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use postagram_core::store::{DEFAULT_PAGE, MAX_PAGE};
+    use postagram_core::validate::{
+        BODY_MAX, PASSWORD_MAX, PASSWORD_MIN, TITLE_MAX, USERNAME_MAX, USERNAME_MIN,
+    };
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn doc() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("document")
+    }
+
+    fn param(doc: &Value, path: &str, method: &str, name: &str) -> Value {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+            .clone()
+    }
+
+    #[test]
+    fn the_documented_bounds_are_the_validators_constants() {
+        let d = doc();
+        let s = &d["components"]["schemas"];
+        let len = |schema: &str, field: &str| {
+            let f = &s[schema]["properties"][field];
+            (f["minLength"].as_u64(), f["maxLength"].as_u64())
+        };
+        let n = |v: usize| Some(v as u64);
+        assert_eq!(len("NewPost", "title"), (n(1), n(TITLE_MAX)));
+        assert_eq!(len("NewPost", "body"), (n(1), n(BODY_MAX)));
+        assert_eq!(len("PostView", "title"), (n(1), n(TITLE_MAX)));
+        assert_eq!(
+            len("Credentials", "username"),
+            (n(USERNAME_MIN), n(USERNAME_MAX))
+        );
+        assert_eq!(
+            len("Credentials", "password"),
+            (n(PASSWORD_MIN), n(PASSWORD_MAX))
+        );
+        assert_eq!(
+            s["Credentials"]["properties"]["username"]["pattern"],
+            schemas::USERNAME_PATTERN
+        );
+        let limit = param(&d, "/posts", "get", "limit");
+        assert_eq!(limit["required"], false);
+        assert_eq!(limit["schema"]["type"], "integer");
+        assert_eq!(limit["schema"]["minimum"], 1);
+        assert_eq!(limit["schema"]["maximum"], json!(MAX_PAGE));
+        assert_eq!(limit["schema"]["default"], json!(DEFAULT_PAGE));
+        let cursor = param(&d, "/posts", "get", "cursor");
+        assert_eq!(cursor["schema"]["pattern"], schemas::cursor_pattern());
+    }
+
+    #[test]
+    fn constrained_parameters_keep_their_required_flag_and_description() {
+        let d = doc();
+        for path in ["/signedUrlPut", "/getSignedUrlPut"] {
+            for name in ["filename", "filetype", "postId"] {
+                let p = param(&d, path, "get", name);
+                assert_eq!(p["required"], true, "{path} {name}");
+                assert!(p["description"].is_string(), "{path} {name}");
+                assert!(p["schema"]["enum"].is_array() || p["schema"]["pattern"].is_string());
+            }
+            assert_eq!(
+                param(&d, path, "get", "filetype")["schema"]["enum"],
+                json!(["image/jpeg", "image/png", "image/webp", "image/gif"])
+            );
+        }
+        for method in ["get", "delete"] {
+            let id = param(&d, "/posts/{id}", method, "id");
+            assert_eq!(id["required"], true);
+            assert_eq!(
+                id["schema"]["pattern"],
+                schemas::post_id_param().pattern.expect("pattern")
+            );
+        }
+        // Every (path, parameter) the modifier knows is in the document: a renamed
+        // parameter cannot silently lose its constraints.
+        for (path, method, name) in [
+            ("/posts", "get", "limit"),
+            ("/posts", "get", "cursor"),
+            ("/posts/{id}", "get", "id"),
+        ] {
+            assert!(param(&d, path, method, name)["schema"].is_object());
+        }
+    }
+
+    #[test]
+    fn login_and_signup_declare_413() {
+        let d = doc();
+        for path in ["/auth/signup", "/auth/login", "/posts"] {
+            assert!(
+                d["paths"][path]["post"]["responses"]["413"].is_object(),
+                "{path}"
+            );
         }
     }
 }

@@ -7,12 +7,16 @@
 pub mod id;
 pub mod label;
 pub mod private_fs;
+#[cfg(feature = "openapi")]
+pub mod schemas;
 pub mod settings;
 pub mod validate;
 pub mod wire;
 
 #[cfg(feature = "storage")]
 pub mod blob;
+#[cfg(feature = "storage")]
+pub mod cursor;
 #[cfg(feature = "storage")]
 pub mod jobs;
 #[cfg(feature = "storage")]

@@ -11,13 +11,16 @@ use crate::label::{Label, LabelStatus};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostView {
     /// `POST#<uuid>`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "POST#01890a5d-ac96-774b-bcce-b302099a8057"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::post_id))]
     pub id: PostId,
     /// Author's username.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::username))]
     pub user: String,
     /// Title, 1–200 characters.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::title))]
     pub title: String,
     /// Body, 1–10 000 characters.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::body))]
     pub body: String,
     /// Presigned GET URL of the picture, or null when there is none.
     pub image: Option<String>,
@@ -44,8 +47,10 @@ pub struct PostView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPost {
     /// 1–200 characters.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::title))]
     pub title: String,
     /// 1–10 000 characters.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::body))]
     pub body: String,
 }
 
@@ -54,8 +59,10 @@ pub struct NewPost {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Credentials {
     /// 3–32 characters of `[A-Za-z0-9_.-]`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::username))]
     pub username: String,
-    /// At least 8 characters.
+    /// 8–1024 characters.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::password))]
     pub password: String,
 }
 
@@ -64,6 +71,7 @@ pub struct Credentials {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserView {
     /// The username.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::username))]
     pub username: String,
     /// When the account was created.
     pub created_at: DateTime<Utc>,

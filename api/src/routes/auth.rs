@@ -66,6 +66,7 @@ pub async fn signup(
         (status = 200, description = "signed in", body = TokenView),
         (status = 400, description = "malformed JSON", body = ErrorBody),
         (status = 401, description = "wrong username or password", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "wrong field types", body = ErrorBody),
         (status = 429, description = "too many failed logins for this account from this address (or from this address); see `Retry-After`", body = ErrorBody,

@@ -23,8 +23,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct SignedParams {
     /// Unix time after which the URL is refused.
+    #[param(required = true)]
     pub expires: Option<i64>,
     /// Hex HMAC-SHA256 signature.
+    #[param(required = true)]
     pub sig: Option<String>,
 }
 
@@ -67,7 +69,7 @@ fn check_signature(
         (status = 200, description = "stored; labelling is queued"),
         (status = 400, description = "malformed key (`bad_path`, `invalid_key`) or query (`bad_query`)", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
-        (status = 404, description = "the post no longer exists", body = ErrorBody),
+        (status = 404, description = "the post no longer exists (or this server does not serve objects)", body = ErrorBody),
         (status = 413, description = "picture too large", body = ErrorBody),
         (status = 415, description = "not an accepted picture type, or bytes of another type", body = ErrorBody),
         (status = 429, description = "too many uploads for this user; see `Retry-After`", body = ErrorBody,

@@ -35,8 +35,11 @@ pub struct ListParams {
     /// Full-text search in title, body and labels (embedded store).
     pub q: Option<String>,
     /// Page size, 1–100 (default 20).
+    // Documented as an integer with its bounds (`crate::openapi::ParamSchemas`), parsed
+    // by the handler for its own error.
     pub limit: Option<String>,
     /// Cursor from the previous page's `Link` header.
+    // Its syntax: `crate::openapi::ParamSchemas`.
     pub cursor: Option<String>,
 }
 

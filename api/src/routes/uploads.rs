@@ -14,17 +14,21 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Query of `GET /signedUrlPut`.
+/// All three are required; their schemas (non-blank name, type enum, id pattern) are set
+/// by `crate::openapi::ParamSchemas`. `Option` so that a missing one is the handler's 400.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SignedUrlParams {
     /// The picture's file name (sanitized into the object key).
+    #[param(required = true)]
     pub filename: Option<String>,
     /// Its MIME type: image/jpeg, image/png, image/webp or image/gif. Upload with the
     /// same `Content-Type`.
+    #[param(required = true)]
     pub filetype: Option<String>,
     /// The post (`POST#<uuid>` or `<uuid>`), which must be yours.
     #[serde(rename = "postId")]
-    #[param(rename = "postId")]
+    #[param(rename = "postId", required = true)]
     pub post_id: Option<String>,
 }
 

@@ -346,7 +346,7 @@ impl PostStore for SqliteStore {
             let more = raws.len() > limit;
             raws.truncate(limit);
             let next_cursor = if more {
-                raws.last().map(|r| encode_cursor(&r.id))
+                raws.last().and_then(|r| encode_cursor(&r.id))
             } else {
                 None
             };
