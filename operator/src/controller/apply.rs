@@ -51,22 +51,37 @@ pub(super) async fn apply_all(
     Ok(changed)
 }
 
-/// Applies the child when the spec wants it, prunes it when it does not (and may).
-async fn apply_or_prune<K>(
-    ctx: &Context,
-    store: &Store<K>,
-    owner: &Owner,
-    child: Child<'_, K>,
-    changed: &mut Vec<String>,
-) -> Result<()>
-where
+/// What the applier needs of a child kind: namespaced, cached by a reflector, applied
+/// with server-side apply (serialised) and read back (deserialised). Named once so the
+/// apply, prune and dispatch functions share one bound.
+trait ChildKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + Debug
+    + 'static
+{
+}
+
+impl<K> ChildKind for K where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + Serialize
         + DeserializeOwned
         + Debug
-        + 'static,
+        + 'static
 {
+}
+
+/// Applies the child when the spec wants it, prunes it when it does not (and may).
+async fn apply_or_prune<K: ChildKind>(
+    ctx: &Context,
+    store: &Store<K>,
+    owner: &Owner,
+    child: Child<'_, K>,
+    changed: &mut Vec<String>,
+) -> Result<()> {
     match (child.desired, child.unwanted) {
         (Some(desired), _) => apply_one(ctx, store, owner, &child.name, desired, changed).await,
         (None, Unwanted::Prune) => prune(ctx, store, owner, &child.name, changed).await,
@@ -75,22 +90,14 @@ where
 }
 
 /// Applies `desired` unless the cached child already carries its hash.
-async fn apply_one<K>(
+async fn apply_one<K: ChildKind>(
     ctx: &Context,
     store: &Store<K>,
     owner: &Owner,
     name: &str,
     desired: &K,
     changed: &mut Vec<String>,
-) -> Result<()>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug
-        + 'static,
-{
+) -> Result<()> {
     if let Some(existing) = cached(store, &owner.namespace, name) {
         if desired_hash_of(existing.as_ref()).is_some()
             && desired_hash_of(existing.as_ref()) == desired_hash_of(desired)
@@ -115,20 +122,13 @@ where
 }
 
 /// Deletes a child the spec no longer asks for, if this Postagram owns it.
-async fn prune<K>(
+async fn prune<K: ChildKind>(
     ctx: &Context,
     store: &Store<K>,
     owner: &Owner,
     name: &str,
     changed: &mut Vec<String>,
-) -> Result<()>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + 'static,
-{
+) -> Result<()> {
     let Some(existing) = cached(store, &owner.namespace, name) else {
         return Ok(());
     };
