@@ -1,20 +1,21 @@
 //! The compose screen: title and body editors, the attachment with preview, upload progress.
+//!
+//! This file holds the draft and its checks; [`update`] handles the keys, paste and the
+//! post/upload results, [`view`] draws it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use postagram_core::wire::PostView;
-use ratatui::layout::{Alignment, Rect};
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
-use ratatui::Frame;
 
 use crate::api::content_type_for;
-use crate::app::App;
 use crate::components::input::TextInput;
-use crate::layout;
-use crate::picture::Source;
+use crate::picture::{PictureCache, Source};
+
+mod update;
+mod view;
+
+pub use view::render;
 
 /// Most characters in a title.
 pub const TITLE_MAX: usize = 200;
@@ -140,7 +141,7 @@ impl ComposeState {
     }
 
     /// Problems that prevent submitting (lengths, attachment type and readability).
-    pub fn validate(&self, app_pictures: &crate::picture::PictureCache) -> Vec<String> {
+    pub fn validate(&self, pictures: &PictureCache) -> Vec<String> {
         let mut errs = Vec::new();
         let title = self.title.text().trim();
         if title.is_empty() {
@@ -163,7 +164,7 @@ impl ComposeState {
             if content_type_for(&path).is_none() {
                 errs.push("Attachment must be a JPEG, PNG, WebP or GIF file.".to_string());
             } else {
-                match app_pictures.source(&preview_key(&path)) {
+                match pictures.source(&preview_key(&path)) {
                     Some(Source::Ready(_)) => {}
                     Some(Source::Failed(e)) => errs.push(format!("Attachment: {e}")),
                     _ => errs.push("Attachment: still reading the file, try again.".to_string()),
@@ -176,222 +177,6 @@ impl ComposeState {
     /// Forgets the draft after a successful post.
     pub fn clear(&mut self) {
         *self = ComposeState::default();
-    }
-}
-
-fn counter(n: usize, max: usize) -> Span<'static> {
-    let style = if n == 0 || n > max {
-        Style::default().fg(Color::Red)
-    } else {
-        Style::default().fg(Color::DarkGray)
-    };
-    Span::styled(format!(" {n}/{max} "), style)
-}
-
-fn field_block(title: &str, focused: bool, right: Option<Span<'static>>) -> Block<'static> {
-    let border = if focused {
-        Style::default().fg(Color::Yellow)
-    } else {
-        Style::default().fg(Color::DarkGray)
-    };
-    let mut b = Block::bordered()
-        .title(format!(" {title} "))
-        .border_style(border);
-    if let Some(r) = right {
-        b = b.title_top(Line::from(r).right_aligned());
-    }
-    b
-}
-
-/// Draws the compose screen.
-pub fn render(frame: &mut Frame, app: &App) {
-    let c = &app.compose;
-    let completion_rows = c.completions.len().min(4) as u16;
-    let lay = layout::compose(frame.area(), completion_rows);
-    let header = match c.phase {
-        Phase::Editing if c.created.is_some() => {
-            " New post — created; Ctrl-S retries the upload".to_string()
-        }
-        Phase::Editing => " New post".to_string(),
-        Phase::Creating => " New post — creating…".to_string(),
-        Phase::Uploading => " New post — uploading the picture…".to_string(),
-    };
-    frame.render_widget(
-        Paragraph::new(Line::from(Span::styled(
-            header,
-            Style::default()
-                .fg(Color::Magenta)
-                .add_modifier(Modifier::BOLD),
-        ))),
-        lay.header,
-    );
-
-    let editing = c.phase == Phase::Editing;
-    let tb = field_block(
-        "Title",
-        editing && c.focus == Field::Title,
-        Some(counter(c.title.chars(), TITLE_MAX)),
-    );
-    let inner = tb.inner(lay.title);
-    frame.render_widget(tb, lay.title);
-    c.title.render(
-        frame,
-        inner,
-        Style::default(),
-        editing && c.focus == Field::Title,
-    );
-
-    let bb = field_block(
-        "Body",
-        editing && c.focus == Field::Body,
-        Some(counter(c.body.chars(), BODY_MAX)),
-    );
-    let body_inner = bb.inner(lay.body);
-    frame.render_widget(bb, lay.body);
-    // Errors go at the bottom of the body box so they are seen next to what they are about.
-    let err_rows = (c.errors.len() as u16).min(body_inner.height.saturating_sub(1));
-    let text_area = Rect::new(
-        body_inner.x,
-        body_inner.y,
-        body_inner.width,
-        body_inner.height - err_rows,
-    );
-    c.body.render(
-        frame,
-        text_area,
-        Style::default(),
-        editing && c.focus == Field::Body,
-    );
-    if err_rows > 0 {
-        let lines: Vec<Line> = c
-            .errors
-            .iter()
-            .take(err_rows as usize)
-            .map(|e| {
-                Line::from(Span::styled(
-                    format!("✗ {e}"),
-                    Style::default().fg(Color::Red),
-                ))
-            })
-            .collect();
-        frame.render_widget(
-            Paragraph::new(lines),
-            Rect::new(
-                body_inner.x,
-                body_inner.y + body_inner.height - err_rows,
-                body_inner.width,
-                err_rows,
-            ),
-        );
-    }
-
-    let pb = field_block(
-        "Picture (optional path, Tab completes)",
-        editing && c.focus == Field::Path,
-        None,
-    );
-    let path_inner = pb.inner(lay.path);
-    frame.render_widget(pb, lay.path);
-    c.path.render(
-        frame,
-        path_inner,
-        Style::default(),
-        editing && c.focus == Field::Path,
-    );
-    if completion_rows > 0 {
-        let more = c.completions.len().saturating_sub(4);
-        let mut lines: Vec<Line> = c
-            .completions
-            .iter()
-            .take(if more > 0 { 3 } else { 4 })
-            .map(|s| {
-                Line::from(Span::styled(
-                    format!("  {s}"),
-                    Style::default().fg(Color::Cyan),
-                ))
-            })
-            .collect();
-        if more > 0 {
-            lines.push(Line::from(Span::styled(
-                format!("  … and {} more", c.completions.len() - 3),
-                Style::default().fg(Color::DarkGray),
-            )));
-        }
-        frame.render_widget(Paragraph::new(lines), lay.completions);
-    }
-
-    render_side(frame, app, &lay);
-}
-
-fn render_side(frame: &mut Frame, app: &App, lay: &layout::ComposeLayout) {
-    let c = &app.compose;
-    frame.render_widget(
-        Block::bordered()
-            .title(" Preview ")
-            .border_style(Style::default().fg(Color::DarkGray)),
-        lay.side,
-    );
-    let dim = Style::default().fg(Color::DarkGray);
-    let mut info: Vec<Line> = Vec::new();
-    match c.attachment() {
-        None => {
-            frame.render_widget(
-                Paragraph::new("No picture attached.")
-                    .style(dim)
-                    .alignment(Alignment::Center)
-                    .wrap(Wrap { trim: true }),
-                lay.preview,
-            );
-        }
-        Some(path) if content_type_for(&path).is_none() => {
-            frame.render_widget(
-                Paragraph::new("Not a picture type: use .jpg, .png, .webp or .gif")
-                    .style(Style::default().fg(Color::Red))
-                    .alignment(Alignment::Center)
-                    .wrap(Wrap { trim: true }),
-                lay.preview,
-            );
-        }
-        Some(path) => {
-            let key = preview_key(&path);
-            if lay.preview.height > 0 {
-                crate::screens::feed::render_picture(frame, app, &key, lay.preview);
-            }
-            if let Some(Source::Ready(d)) = app.pictures.source(&key) {
-                info.push(Line::from(Span::styled(
-                    format!(
-                        "{}×{} · {}",
-                        d.original.0,
-                        d.original.1,
-                        human_bytes(d.bytes as f64)
-                    ),
-                    dim,
-                )));
-            }
-        }
-    }
-    frame.render_widget(Paragraph::new(info), lay.info);
-    if let Some(p) = c.progress {
-        if lay.progress.height > 0 {
-            let ratio = if p.total > 0 {
-                (p.sent as f64 / p.total as f64).clamp(0.0, 1.0)
-            } else {
-                1.0
-            };
-            let label = format!(
-                "{} / {} · {}/s",
-                human_bytes(p.sent as f64),
-                human_bytes(p.total as f64),
-                human_bytes(p.speed())
-            );
-            frame.render_widget(
-                Gauge::default()
-                    .ratio(ratio)
-                    .label(label)
-                    .gauge_style(Style::default().fg(Color::Green).bg(Color::Indexed(236))),
-                Rect::new(lay.progress.x, lay.progress.y, lay.progress.width, 1),
-            );
-        }
     }
 }
 
