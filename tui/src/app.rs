@@ -411,17 +411,7 @@ impl App {
                 Some(true) => {
                     let c = c.clone();
                     self.overlay = None;
-                    match self.token() {
-                        Some(token) => Out::effect(Effect::Delete {
-                            token,
-                            id: c.post_id,
-                        })
-                        .with_status(Level::Info, format!("Deleting “{}”…", c.title)),
-                        None => Out::nav(Nav::Login {
-                            after: AfterLogin::Feed,
-                            reason: Some("Log in to delete."),
-                        }),
-                    }
+                    self.feed.delete_confirmed(c, &ctx!(self))
                 }
                 Some(false) => {
                     self.overlay = None;
@@ -485,9 +475,9 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     let ctx = ctx!(app);
     match app.screen {
-        Screen::Feed => feed::render(frame, &app.feed, &ctx),
-        Screen::Compose => compose::render(frame, &app.compose, &ctx),
-        Screen::Login => login::render(frame, &app.login, &ctx),
+        Screen::Feed => feed::view::render(frame, &app.feed, &ctx),
+        Screen::Compose => compose::view::render(frame, &app.compose, &ctx),
+        Screen::Login => login::view::render(frame, &app.login, &ctx),
     }
     let (_, main, status_area, hints_area) = layout::chrome(area);
     match &app.overlay {

@@ -1,6 +1,6 @@
 //! The compose screen: title and body editors, the attachment with preview, upload progress.
 //!
-//! This file holds the draft and its checks; [`update`] handles the keys, paste and the
+//! This file holds the draft and its checks; `update.rs` handles the keys, paste and the
 //! post/upload results, [`view`] draws it.
 
 use std::path::{Path, PathBuf};
@@ -13,9 +13,7 @@ use crate::components::input::TextInput;
 use crate::picture::{PictureCache, Source};
 
 mod update;
-mod view;
-
-pub use view::render;
+pub mod view;
 
 /// Most characters in a title.
 pub const TITLE_MAX: usize = 200;

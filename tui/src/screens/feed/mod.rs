@@ -1,6 +1,6 @@
 //! The feed: tabs, the list of posts and the detail pane.
 //!
-//! This file holds the screen's state and the list operations; [`update`] handles its keys,
+//! This file holds the screen's state and the list operations; `update.rs` handles its keys,
 //! mouse and API results, [`view`] draws it.
 
 use chrono::{DateTime, Utc};
@@ -11,9 +11,7 @@ use crate::api::{FeedQuery, Page};
 use crate::keymap::Command;
 
 mod update;
-mod view;
-
-pub use view::{age, chips, render};
+pub mod view;
 
 /// Posts asked for per page.
 pub const PAGE_SIZE: usize = 50;

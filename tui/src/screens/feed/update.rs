@@ -181,6 +181,21 @@ impl FeedState {
         Out::none()
     }
 
+    /// The user said yes to deleting a post: delete it (with a token) or log in first.
+    pub fn delete_confirmed(&mut self, c: ConfirmState, ctx: &Ctx) -> Out {
+        match ctx.token() {
+            Some(token) => Out::effect(Effect::Delete {
+                token,
+                id: c.post_id,
+            })
+            .with_status(Level::Info, format!("Deleting “{}”…", c.title)),
+            None => Out::nav(Nav::Login {
+                after: AfterLogin::Feed,
+                reason: Some("Log in to delete."),
+            }),
+        }
+    }
+
     /// Wheel over the list moves the selection, over the detail pane scrolls it; a click
     /// selects the post under the pointer.
     pub fn on_mouse(&mut self, m: MouseEvent, size: Rect) {

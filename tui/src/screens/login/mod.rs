@@ -1,15 +1,13 @@
 //! The sign-up / log-in screen.
 //!
-//! This file holds its state and the local checks; [`update`] handles its keys and the
+//! This file holds its state and the local checks; `update.rs` handles its keys and the
 //! answer of the server, [`view`] draws it.
 
 use crate::components::input::TextInput;
 use crate::screens::outcome::AfterLogin;
 
 mod update;
-mod view;
-
-pub use view::render;
+pub mod view;
 
 /// Log in to an existing account or create one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
