@@ -262,3 +262,75 @@ impl ComposeState {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::picture::PictureCache;
+    use crossterm::event::KeyModifiers;
+
+    fn ctx(pictures: &PictureCache) -> Ctx<'_> {
+        Ctx {
+            now: chrono::Utc::now(),
+            size: Rect::new(0, 0, 120, 40),
+            server: "http://localhost:8080",
+            session: None,
+            pictures,
+        }
+    }
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn enter_in_the_title_moves_to_the_body_and_esc_keeps_the_draft() {
+        let pictures = PictureCache::default();
+        let mut c = ComposeState::default();
+        for ch in "Hi".chars() {
+            let _ = c.on_key(None, &key(KeyCode::Char(ch)), &ctx(&pictures));
+        }
+        let _ = c.on_key(None, &key(KeyCode::Enter), &ctx(&pictures));
+        assert_eq!(c.focus, Field::Body);
+        let out = c.on_key(Some(Command::Back), &key(KeyCode::Esc), &ctx(&pictures));
+        assert_eq!(out.nav, Some(Nav::Feed));
+        assert_eq!(c.title.text(), "Hi", "draft kept");
+    }
+
+    #[test]
+    fn submitting_without_a_token_asks_to_log_in() {
+        let pictures = PictureCache::default();
+        let mut c = ComposeState::default();
+        c.title.set("Title");
+        c.body.set("Body");
+        let out = c.on_key(
+            Some(Command::Submit),
+            &key(KeyCode::Char('s')),
+            &ctx(&pictures),
+        );
+        assert!(out.effects.is_empty());
+        assert!(matches!(
+            out.nav,
+            Some(Nav::Login {
+                after: AfterLogin::Compose,
+                ..
+            })
+        ));
+        assert_eq!(c.phase, Phase::Editing);
+    }
+
+    #[test]
+    fn completion_extends_to_the_common_prefix() {
+        let mut c = ComposeState::default();
+        c.path.set("pics/ph");
+        let _ = c.on_completed(
+            "pics/ph".into(),
+            vec!["pics/photo-a.png".into(), "pics/photo-b.png".into()],
+        );
+        assert_eq!(c.path.text(), "pics/photo-");
+        assert_eq!(c.completions.len(), 2);
+        // An answer for text that has changed since is dropped.
+        let _ = c.on_completed("pics/ph".into(), vec!["pics/photo-a.png".into()]);
+        assert_eq!(c.path.text(), "pics/photo-");
+    }
+}

@@ -363,3 +363,164 @@ impl FeedState {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Session;
+    use crate::picture::PictureCache;
+
+    fn now() -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2025, 6, 1, 12, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    fn session() -> Session {
+        Session {
+            username: "alice".into(),
+            token: "token".into(),
+            expires_at: now() + chrono::Duration::hours(1),
+        }
+    }
+
+    fn ctx<'a>(session: Option<&'a Session>, pictures: &'a PictureCache) -> Ctx<'a> {
+        Ctx {
+            now: now(),
+            size: Rect::new(0, 0, 120, 40),
+            server: "http://localhost:8080",
+            session,
+            pictures,
+        }
+    }
+
+    fn post(n: u32, user: &str, status: &str) -> PostView {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("POST#01890a5d-ac96-774b-bcce-{n:012}"),
+            "user": user,
+            "title": format!("post {n}"),
+            "body": "b",
+            "image": format!("http://localhost:8080/objects/{n}.png"),
+            "label_status": status,
+            "created_at": now().to_rfc3339(),
+        }))
+        .expect("post")
+    }
+
+    fn loaded(posts: Vec<PostView>) -> FeedState {
+        let mut f = FeedState::default();
+        let Effect::LoadFeed { seq, .. } = f.load_first(None) else {
+            panic!("a feed load");
+        };
+        let page = Page { posts, next: None };
+        let _ = f.on_loaded(seq, false, Ok(page), 17);
+        f
+    }
+
+    #[test]
+    fn actions_needing_an_account_ask_to_log_in_and_send_nothing() {
+        let pictures = PictureCache::default();
+        let ctx = ctx(None, &pictures);
+        let mut f = loaded(vec![post(1, "bob", "none")]);
+        for (cmd, after) in [
+            (Command::NewPost, AfterLogin::Compose),
+            (Command::Delete, AfterLogin::Feed),
+            (Command::TabMine, AfterLogin::Mine),
+            (Command::Account, AfterLogin::Feed),
+        ] {
+            let out = f.on_key(Some(cmd), &ctx);
+            assert!(out.effects.is_empty(), "{cmd:?} sent {:?}", out.effects);
+            assert!(
+                matches!(out.nav, Some(Nav::Login { after: a, .. }) if a == after),
+                "{cmd:?}: {:?}",
+                out.nav
+            );
+        }
+        assert_eq!(f.tab, Tab::All);
+    }
+
+    #[test]
+    fn only_own_posts_can_be_deleted() {
+        let pictures = PictureCache::default();
+        let s = session();
+        let ctx = ctx(Some(&s), &pictures);
+        let mut f = loaded(vec![post(1, "alice", "none"), post(2, "bob", "none")]);
+        let out = f.on_key(Some(Command::Delete), &ctx);
+        assert!(matches!(out.nav, Some(Nav::Confirm(ref c)) if c.title == "post 1"));
+        f.on_key(Some(Command::Down), &ctx);
+        let out = f.on_key(Some(Command::Delete), &ctx);
+        assert!(out.nav.is_none());
+        assert_eq!(
+            out.status,
+            Some(Status::Set(
+                Level::Error,
+                "You can only delete your own posts.".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn answers_to_an_older_request_are_dropped() {
+        let pictures = PictureCache::default();
+        let s = session();
+        let ctx = ctx(Some(&s), &pictures);
+        let mut f = loaded(vec![post(1, "alice", "none")]);
+        let old = f.seq;
+        let out = f.switch_tab(Tab::Mine, &ctx);
+        assert!(matches!(
+            out.effects.as_slice(),
+            [Effect::LoadFeed { query: crate::api::FeedQuery::User(u), next: None, .. }] if u == "alice"
+        ));
+        let stale = Page {
+            posts: vec![post(9, "zed", "none")],
+            next: None,
+        };
+        let _ = f.on_loaded(old, false, Ok(stale), 17);
+        assert!(f.posts.is_empty(), "stale page ignored");
+        assert_eq!(f.loading, Some(Loading::First));
+    }
+
+    #[test]
+    fn refresh_forgets_a_failed_picture_and_its_note_clears_on_arrival() {
+        let mut pictures = PictureCache::default();
+        let mut f = loaded(vec![post(1, "bob", "none")]);
+        let key = f.posts[0].id.wire();
+        pictures.set_source(&key, Err("broken".into()));
+        let out = f.on_key(Some(Command::Refresh), &ctx(None, &pictures));
+        assert_eq!(out.forget, vec![key]);
+        assert_eq!(
+            out.status,
+            Some(Status::Set(Level::Info, REFRESHING.into()))
+        );
+        let page = Page {
+            posts: vec![post(1, "bob", "none")],
+            next: None,
+        };
+        let out = f.on_loaded(f.seq, false, Ok(page), 17);
+        assert_eq!(out.status, Some(Status::ClearIf(REFRESHING)));
+    }
+
+    #[test]
+    fn pending_posts_are_polled_every_few_seconds_one_poll_at_a_time() {
+        let mut f = loaded(vec![post(1, "bob", "pending"), post(2, "bob", "done")]);
+        let t0 = now();
+        assert!(matches!(f.on_tick(t0), Some(Effect::PollPosts(ids)) if ids.len() == 1));
+        assert!(
+            f.on_tick(t0 + chrono::Duration::seconds(10)).is_none(),
+            "one at a time"
+        );
+        let pictures = PictureCache::default();
+        let s = session();
+        let _ = f.on_polled(
+            vec![Ok(post(1, "bob", "pending"))],
+            &ctx(Some(&s), &pictures),
+        );
+        assert!(
+            f.on_tick(t0 + chrono::Duration::seconds(1)).is_none(),
+            "not due yet"
+        );
+        assert!(f
+            .on_tick(t0 + chrono::Duration::seconds(POLL_SECS))
+            .is_some());
+    }
+}

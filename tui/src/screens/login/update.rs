@@ -109,3 +109,77 @@ impl LoginState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn leaving_quits_only_for_postagram_login() {
+        let mut s = LoginState::default();
+        s.open(AfterLogin::Quit, None, None);
+        let out = s.on_key(Some(Command::Back), &key(KeyCode::Esc));
+        assert_eq!(out.nav, Some(Nav::Quit));
+        s.open(
+            AfterLogin::Compose,
+            Some("Log in or sign up to post."),
+            None,
+        );
+        let out = s.on_key(Some(Command::Back), &key(KeyCode::Esc));
+        assert_eq!(out.nav, Some(Nav::LoginCancelled(AfterLogin::Compose)));
+    }
+
+    #[test]
+    fn submit_checks_locally_then_logs_in_and_reports_the_session() {
+        let mut s = LoginState::default();
+        s.open(AfterLogin::Mine, None, Some("alice"));
+        assert_eq!(s.focus, LoginField::Password, "known username filled in");
+        let out = s.on_key(Some(Command::Submit), &key(KeyCode::Enter));
+        assert!(out.effects.is_empty());
+        assert_eq!(s.error.as_deref(), Some("Password is required."));
+        s.password.set("correct horse");
+        let out = s.on_key(Some(Command::Submit), &key(KeyCode::Enter));
+        assert!(matches!(
+            out.effects.as_slice(),
+            [Effect::Login { creds, signup: false }] if creds.username == "alice"
+        ));
+        assert!(s.busy);
+        let expires_at = chrono::Utc::now();
+        let out = s.on_logged_in(
+            "alice".into(),
+            Ok(TokenView {
+                token: "t".into(),
+                expires_at,
+            }),
+        );
+        assert!(!s.busy);
+        assert!(s.password.text().is_empty());
+        assert!(matches!(
+            out.nav,
+            Some(Nav::SignedIn { ref session, after: AfterLogin::Mine }) if session.token == "t"
+        ));
+    }
+
+    #[test]
+    fn a_taken_username_is_explained() {
+        let mut s = LoginState::default();
+        let out = s.on_logged_in(
+            "bob".into(),
+            Err(ApiError::Status {
+                status: 409,
+                code: "conflict".into(),
+                message: "taken".into(),
+            }),
+        );
+        assert!(out.nav.is_none());
+        assert_eq!(
+            s.error.as_deref(),
+            Some("That username is taken — log in instead (Ctrl-T).")
+        );
+    }
+}
