@@ -1,4 +1,5 @@
-//! REST client of the Postagram API (the contract in `ARCHITECTURE.md`).
+//! REST client of the Postagram API (the contract: the README's endpoint table and the
+//! server's `/openapi.json`; how the client fits in: `docs/architecture.md`).
 //!
 //! Every method is `async` and is only ever called from tokio tasks, never from the
 //! render path; results travel back to the UI as [`crate::action::Action`]s.

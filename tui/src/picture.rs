@@ -32,6 +32,27 @@ pub struct Decoded {
     pub bytes: u64,
 }
 
+/// Where a wanted picture comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A presigned GET URL (a post's picture).
+    Url(String),
+    /// A local file (the attachment preview).
+    File(std::path::PathBuf),
+}
+
+/// A picture a screen shows now: the app loads it into the cache, then encodes it for
+/// `area` (when there is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// Cache key.
+    pub key: String,
+    /// Where to get it.
+    pub origin: Origin,
+    /// The cell area it is drawn in; `None` when there is no room (loaded, not encoded).
+    pub area: Option<Rect>,
+}
+
 /// Where a picture stands in the cache.
 #[derive(Clone)]
 pub enum Source {

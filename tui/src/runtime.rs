@@ -15,10 +15,11 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::action::{Action, Effect};
 use crate::api::ApiClient;
-use crate::app::{self, App, PAGE_SIZE};
+use crate::app::{self, App};
 use crate::config::{self, Config};
 use crate::picture;
 use crate::screens::compose::expand_path;
+use crate::screens::feed::PAGE_SIZE;
 use crate::term;
 
 /// Largest local file read for a preview.

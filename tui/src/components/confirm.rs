@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
+use crate::keymap::Command;
 use crate::layout::centered;
 
 /// A pending confirmation to delete a post.
@@ -15,6 +16,17 @@ pub struct ConfirmState {
     pub post_id: String,
     /// Its title, to say what is deleted.
     pub title: String,
+}
+
+impl ConfirmState {
+    /// The answer a key gives: `Some(true)` yes, `Some(false)` no, `None` not an answer.
+    pub fn answer(cmd: Option<Command>) -> Option<bool> {
+        match cmd {
+            Some(Command::Yes) => Some(true),
+            Some(Command::No) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 /// Draws the question centred in `area`.

@@ -6,7 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use crate::keymap::{keys_label, Context, KEYMAP};
+use crossterm::event::MouseEventKind;
+
+use crate::keymap::{keys_label, Command, Context, KEYMAP};
 use crate::layout::centered;
 
 /// Order of the sections in the overlay.
@@ -82,4 +84,36 @@ pub fn render(frame: &mut Frame, area: Rect, scroll: u16) {
 pub fn max_scroll(area: Rect) -> u16 {
     let n = lines().len() as u16 + 2;
     n.saturating_sub(n.min(area.height))
+}
+
+/// What a key did to the overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpOutcome {
+    /// It stays open (maybe scrolled).
+    Open,
+    /// Close it.
+    Close,
+    /// Leave the program.
+    Quit,
+}
+
+/// Applies a key to the overlay scrolled by `scroll` lines in a terminal of `size`.
+pub fn on_key(scroll: &mut u16, cmd: Option<Command>, size: Rect) -> HelpOutcome {
+    match cmd {
+        Some(Command::Down) => *scroll = (*scroll + 1).min(max_scroll(size)),
+        Some(Command::Up) => *scroll = scroll.saturating_sub(1),
+        Some(Command::Back) | Some(Command::Help) => return HelpOutcome::Close,
+        Some(Command::Quit) => return HelpOutcome::Quit,
+        _ => {}
+    }
+    HelpOutcome::Open
+}
+
+/// The mouse wheel scrolls the overlay.
+pub fn on_mouse(scroll: &mut u16, kind: MouseEventKind, size: Rect) {
+    match kind {
+        MouseEventKind::ScrollDown => *scroll = (*scroll + 1).min(max_scroll(size)),
+        MouseEventKind::ScrollUp => *scroll = scroll.saturating_sub(1),
+        _ => {}
+    }
 }

@@ -6,7 +6,10 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
+use crossterm::event::KeyEvent;
+
 use crate::components::input::TextInput;
+use crate::keymap::Command;
 use crate::layout::centered;
 
 /// What the prompt asks for.
@@ -34,6 +37,39 @@ impl PromptState {
         input.set(initial);
         PromptState { kind, input }
     }
+
+    /// Applies a key: typing, or closing the prompt with an answer or without.
+    pub fn on_key(&mut self, cmd: Option<Command>, key: &KeyEvent) -> PromptOutcome {
+        match cmd {
+            Some(Command::Back) => PromptOutcome::Cancel,
+            Some(Command::Help) => PromptOutcome::Help,
+            Some(Command::Submit) => {
+                let text = self.input.text().trim().to_string();
+                if text.is_empty() {
+                    PromptOutcome::Cancel
+                } else {
+                    PromptOutcome::Submit(self.kind, text)
+                }
+            }
+            _ => {
+                self.input.handle_key(key);
+                PromptOutcome::Open
+            }
+        }
+    }
+}
+
+/// What a key did to the prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptOutcome {
+    /// Still open (the key edited the answer, or did nothing).
+    Open,
+    /// Closed without an answer (Esc, or Enter on empty text).
+    Cancel,
+    /// Closed in favour of the help overlay.
+    Help,
+    /// Closed with this answer (trimmed, not empty).
+    Submit(PromptKind, String),
 }
 
 /// Draws the prompt centred in `area`.

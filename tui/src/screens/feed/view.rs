@@ -1,4 +1,4 @@
-//! The feed: tabs, the list of posts and the detail pane.
+//! Drawing the feed: the tab bar, the list of posts and the detail pane.
 
 use chrono::{DateTime, Utc};
 use postagram_core::wire::PostView;
@@ -8,211 +8,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
-use ratatui_image::Image;
 
-use crate::api::{FeedQuery, Page};
-use crate::app::App;
+use super::{FeedState, Tab};
+use crate::components::picture;
 use crate::layout::{self, ROW_HEIGHT};
-use crate::picture::Source;
-
-/// The feed's tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    /// Every post.
-    All,
-    /// The signed-in user's posts.
-    Mine,
-    /// Posts of the user chosen with `u`.
-    User,
-    /// Search results of `/`.
-    Search,
-}
-
-/// What is being loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Loading {
-    /// The first page (the list is replaced).
-    First,
-    /// The next page (appended).
-    More,
-}
-
-/// State of the feed screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedState {
-    /// The current tab.
-    pub tab: Tab,
-    /// Username of the "by user" tab.
-    pub user_filter: Option<String>,
-    /// Text of the search tab (`#label` for a label).
-    pub search: Option<String>,
-    /// Loaded posts, newest first.
-    pub posts: Vec<PostView>,
-    /// Index of the selected post.
-    pub selected: usize,
-    /// Index of the first post shown.
-    pub offset: usize,
-    /// URL of the next page, if any.
-    pub next: Option<String>,
-    /// A request under way.
-    pub loading: Option<Loading>,
-    /// Number of the latest request (older answers are dropped).
-    pub seq: u64,
-    /// Why the last load failed.
-    pub error: Option<String>,
-    /// Lines the detail pane is scrolled by.
-    pub detail_scroll: u16,
-    /// Whether a first page ever arrived for this tab.
-    pub loaded: bool,
-    /// A post to select when the next first page arrives (a post just written).
-    pub select_on_load: Option<String>,
-}
-
-impl Default for FeedState {
-    fn default() -> Self {
-        FeedState {
-            tab: Tab::All,
-            user_filter: None,
-            search: None,
-            posts: Vec::new(),
-            selected: 0,
-            offset: 0,
-            next: None,
-            loading: None,
-            seq: 0,
-            error: None,
-            detail_scroll: 0,
-            loaded: false,
-            select_on_load: None,
-        }
-    }
-}
-
-/// Turns search text into a filter: `#dog` or `label:dog` is a label, the rest is text.
-pub fn search_query(text: &str) -> FeedQuery {
-    let t = text.trim();
-    if let Some(l) = t.strip_prefix('#').or_else(|| t.strip_prefix("label:")) {
-        FeedQuery::Label(l.trim().to_lowercase())
-    } else {
-        FeedQuery::Text(t.to_string())
-    }
-}
-
-impl FeedState {
-    /// The filter of the current tab (`me` is the signed-in user, for "Mine").
-    pub fn query(&self, me: Option<&str>) -> FeedQuery {
-        match self.tab {
-            Tab::All => FeedQuery::All,
-            Tab::Mine => FeedQuery::User(me.unwrap_or_default().to_string()),
-            Tab::User => FeedQuery::User(self.user_filter.clone().unwrap_or_default()),
-            Tab::Search => search_query(self.search.as_deref().unwrap_or_default()),
-        }
-    }
-
-    /// The selected post.
-    pub fn selected_post(&self) -> Option<&PostView> {
-        self.posts.get(self.selected)
-    }
-
-    /// Selects post `idx` (clamped) and scrolls so it shows in `rows` rows.
-    pub fn select(&mut self, idx: usize, rows: usize) {
-        let idx = idx.min(self.posts.len().saturating_sub(1));
-        if idx != self.selected {
-            self.detail_scroll = 0;
-        }
-        self.selected = idx;
-        self.fix_offset(rows);
-    }
-
-    /// Moves the selection by `delta` posts.
-    pub fn move_by(&mut self, delta: isize, rows: usize) {
-        let idx = (self.selected as isize + delta).max(0) as usize;
-        self.select(idx, rows);
-    }
-
-    /// Keeps the selection within the visible window of `rows` posts.
-    pub fn fix_offset(&mut self, rows: usize) {
-        let rows = rows.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + rows {
-            self.offset = self.selected + 1 - rows;
-        }
-        let max_offset = self.posts.len().saturating_sub(rows);
-        self.offset = self.offset.min(max_offset);
-    }
-
-    /// Whether the next page should be loaded now (the selection is near the end).
-    pub fn wants_more(&self, rows: usize) -> bool {
-        self.next.is_some()
-            && self.loading.is_none()
-            && self.error.is_none()
-            && self.selected + rows.max(5) >= self.posts.len()
-    }
-
-    /// Ids of loaded posts whose labels are pending.
-    pub fn pending_ids(&self) -> Vec<String> {
-        self.posts
-            .iter()
-            .filter(|p| p.label_status == LabelStatus::Pending)
-            .map(|p| p.id.wire())
-            .collect()
-    }
-
-    /// Replaces a post by its fresh version, if it is loaded.
-    pub fn replace_post(&mut self, post: PostView) {
-        if let Some(p) = self.posts.iter_mut().find(|p| p.id == post.id) {
-            *p = post;
-        }
-    }
-
-    /// Removes a post.
-    pub fn remove_post(&mut self, id: &str, rows: usize) {
-        self.posts.retain(|p| p.id.wire() != id);
-        let sel = self.selected.min(self.posts.len().saturating_sub(1));
-        self.selected = sel;
-        self.fix_offset(rows);
-    }
-
-    /// Applies a loaded page, keeping the selected post selected when it is still there.
-    pub fn apply_page(&mut self, page: Page, append: bool, rows: usize) {
-        self.loading = None;
-        self.error = None;
-        self.next = page.next;
-        if append {
-            let known: std::collections::HashSet<_> = self.posts.iter().map(|p| p.id).collect();
-            self.posts
-                .extend(page.posts.into_iter().filter(|p| !known.contains(&p.id)));
-        } else {
-            let keep = match self.select_on_load.take() {
-                Some(id) => Some(id),
-                None => self.selected_post().map(|p| p.id.wire()),
-            };
-            self.posts = page.posts;
-            self.loaded = true;
-            let idx = keep
-                .and_then(|id| self.posts.iter().position(|p| p.id.wire() == id))
-                .unwrap_or(0);
-            if idx != self.selected {
-                self.detail_scroll = 0;
-            }
-            self.selected = idx;
-            self.offset = self.offset.min(idx);
-        }
-        self.fix_offset(rows);
-    }
-
-    /// Clears the list for a new tab or filter.
-    pub fn reset_list(&mut self) {
-        self.posts.clear();
-        self.selected = 0;
-        self.offset = 0;
-        self.next = None;
-        self.error = None;
-        self.detail_scroll = 0;
-        self.loaded = false;
-    }
-}
+use crate::screens::context::Ctx;
 
 /// "just now", "5m ago", "3h ago", "2d ago", or the date for old posts.
 pub fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
@@ -269,8 +69,7 @@ pub fn chips(post: &PostView) -> Vec<Span<'static>> {
     out
 }
 
-fn tab_bar(app: &App) -> Line<'static> {
-    let f = &app.feed;
+fn tab_bar(f: &FeedState) -> Line<'static> {
     let tabs = [
         (Tab::All, "All".to_string()),
         (Tab::Mine, "Mine".to_string()),
@@ -316,18 +115,16 @@ fn tab_bar(app: &App) -> Line<'static> {
 }
 
 /// Draws the feed screen.
-pub fn render(frame: &mut Frame, app: &App) {
+pub fn render(frame: &mut Frame, f: &FeedState, ctx: &Ctx) {
     let size = frame.area();
-    let f = &app.feed;
     let selected = f.selected_post();
     let lay = layout::feed(size, selected.is_some_and(|p| p.image.is_some()));
-    frame.render_widget(Paragraph::new(tab_bar(app)), lay.tabs);
-    render_list(frame, app, lay.list_block, lay.list);
-    render_detail(frame, app, &lay);
+    frame.render_widget(Paragraph::new(tab_bar(f)), lay.tabs);
+    render_list(frame, f, ctx, lay.list_block, lay.list);
+    render_detail(frame, f, ctx, &lay);
 }
 
-fn render_list(frame: &mut Frame, app: &App, block_area: Rect, rows_area: Rect) {
-    let f = &app.feed;
+fn render_list(frame: &mut Frame, f: &FeedState, ctx: &Ctx, block_area: Rect, rows_area: Rect) {
     let count = if f.next.is_some() {
         format!("{}+", f.posts.len())
     } else {
@@ -390,7 +187,7 @@ fn render_list(frame: &mut Frame, app: &App, block_area: Rect, rows_area: Rect) 
         return;
     }
     let rows = (rows_area.height / ROW_HEIGHT) as usize;
-    let me = app.me();
+    let me = ctx.me();
     for (i, post) in f.posts.iter().enumerate().skip(f.offset).take(rows) {
         let y = rows_area.y + ((i - f.offset) as u16) * ROW_HEIGHT;
         let area = Rect::new(rows_area.x, y, rows_area.width, ROW_HEIGHT);
@@ -420,7 +217,7 @@ fn render_list(frame: &mut Frame, app: &App, block_area: Rect, rows_area: Rect) 
             Span::raw(if is_sel { "▌" } else { " " }),
             Span::styled(format!("@{}", post.user), author_style),
             Span::styled(
-                format!(" · {} ", age(app.now, post.created_at)),
+                format!(" · {} ", age(ctx.now, post.created_at)),
                 Style::default().fg(Color::DarkGray),
             ),
         ];
@@ -435,12 +232,12 @@ fn render_list(frame: &mut Frame, app: &App, block_area: Rect, rows_area: Rect) 
     }
 }
 
-fn render_detail(frame: &mut Frame, app: &App, lay: &layout::FeedLayout) {
+fn render_detail(frame: &mut Frame, f: &FeedState, ctx: &Ctx, lay: &layout::FeedLayout) {
     let block = Block::bordered()
         .title(" Post ")
         .border_style(Style::default().fg(Color::DarkGray));
     frame.render_widget(block, lay.detail_block);
-    let Some(post) = app.feed.selected_post() else {
+    let Some(post) = f.selected_post() else {
         frame.render_widget(
             Paragraph::new("Select a post to see it here.")
                 .style(Style::default().fg(Color::DarkGray))
@@ -450,7 +247,7 @@ fn render_detail(frame: &mut Frame, app: &App, lay: &layout::FeedLayout) {
         return;
     };
     if let Some(area) = lay.picture {
-        render_picture(frame, app, &post.id.wire(), area);
+        picture::render(frame, ctx.pictures, &post.id.wire(), area);
     }
     let mut lines = vec![
         Line::from(Span::styled(
@@ -467,7 +264,7 @@ fn render_detail(frame: &mut Frame, app: &App, lay: &layout::FeedLayout) {
             Span::styled(
                 format!(
                     " · {} · {}",
-                    age(app.now, post.created_at),
+                    age(ctx.now, post.created_at),
                     post.created_at.format("%Y-%m-%d %H:%M UTC")
                 ),
                 Style::default().fg(Color::DarkGray),
@@ -546,27 +343,8 @@ fn render_detail(frame: &mut Frame, app: &App, lay: &layout::FeedLayout) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.feed.detail_scroll, 0)),
+            .scroll((f.detail_scroll, 0)),
         lay.text,
-    );
-}
-
-/// Draws a cached picture into `area`, or a placeholder while it is being prepared.
-pub fn render_picture(frame: &mut Frame, app: &App, key: &str, area: Rect) {
-    if let Some(p) = app.pictures.encoded(key, area) {
-        frame.render_widget(Image::new(p), area);
-        return;
-    }
-    let msg = match app.pictures.source(key) {
-        Some(Source::Failed(e)) => Span::styled(e.clone(), Style::default().fg(Color::Red)),
-        _ => Span::styled("loading picture…", Style::default().fg(Color::DarkGray)),
-    };
-    let y = area.y + area.height / 2;
-    frame.render_widget(
-        Paragraph::new(Line::from(msg))
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: true }),
-        Rect::new(area.x, y, area.width, area.height - (y - area.y)),
     );
 }
 
@@ -582,12 +360,5 @@ mod tests {
         assert_eq!(age(now, now - chrono::Duration::hours(3)), "3h ago");
         assert_eq!(age(now, now - chrono::Duration::days(2)), "2d ago");
         assert_eq!(age(now, now + chrono::Duration::minutes(5)), "just now");
-    }
-
-    #[test]
-    fn search_syntax() {
-        assert_eq!(search_query("#Dog"), FeedQuery::Label("dog".into()));
-        assert_eq!(search_query("label:cat"), FeedQuery::Label("cat".into()));
-        assert_eq!(search_query(" coffee "), FeedQuery::Text("coffee".into()));
     }
 }

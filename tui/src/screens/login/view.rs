@@ -1,4 +1,5 @@
-//! The sign-up / log-in screen.
+//! Drawing the login screen: the server, the mode tabs, the two fields and the outcome of
+//! the last attempt.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -6,85 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::app::App;
-use crate::components::input::TextInput;
+use super::{LoginField, LoginState, Mode};
 use crate::layout::{centered, chrome};
-
-/// Log in to an existing account or create one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `POST /auth/login`.
-    Login,
-    /// `POST /auth/signup` then log in.
-    Signup,
-}
-
-/// The focused field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginField {
-    /// Username.
-    Username,
-    /// Password.
-    Password,
-}
-
-/// State of the login screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginState {
-    /// Log in or sign up.
-    pub mode: Mode,
-    /// Username editor.
-    pub username: TextInput,
-    /// Password editor (masked).
-    pub password: TextInput,
-    /// Focused field.
-    pub focus: LoginField,
-    /// A request is under way.
-    pub busy: bool,
-    /// Why the last attempt failed.
-    pub error: Option<String>,
-    /// Why the screen was opened ("Log in to post").
-    pub reason: Option<String>,
-}
-
-impl Default for LoginState {
-    fn default() -> Self {
-        LoginState {
-            mode: Mode::Login,
-            username: TextInput::single(),
-            password: TextInput::masked(),
-            focus: LoginField::Username,
-            busy: false,
-            error: None,
-            reason: None,
-        }
-    }
-}
-
-/// Checks the fields like the server does: 3–32 characters of `[A-Za-z0-9_.-]`, password ≥ 8.
-pub fn validate(username: &str, password: &str, mode: Mode) -> Option<String> {
-    let n = username.chars().count();
-    if !(3..=32).contains(&n) {
-        return Some("Username must be 3 to 32 characters.".into());
-    }
-    if !username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Some("Username may use letters, digits, _ . and - only.".into());
-    }
-    if password.is_empty() {
-        return Some("Password is required.".into());
-    }
-    if mode == Mode::Signup && password.chars().count() < 8 {
-        return Some("Password must be at least 8 characters.".into());
-    }
-    None
-}
+use crate::screens::context::Ctx;
 
 /// Draws the login screen.
-pub fn render(frame: &mut Frame, app: &App) {
-    let s = &app.login;
+pub fn render(frame: &mut Frame, s: &LoginState, ctx: &Ctx) {
     let (header, main, _, _) = chrome(frame.area());
     frame.render_widget(
         Paragraph::new(Line::from(vec![
@@ -96,7 +24,7 @@ pub fn render(frame: &mut Frame, app: &App) {
                     .add_modifier(Modifier::BOLD),
             ),
             Span::styled(
-                format!("  {}", app.server),
+                format!("  {}", ctx.server),
                 Style::default().fg(Color::DarkGray),
             ),
         ])),
@@ -201,19 +129,4 @@ pub fn render(frame: &mut Frame, app: &App) {
         Paragraph::new(Span::styled(msg, style)).wrap(Wrap { trim: true }),
         Rect::new(inner.x, y, inner.width, inner.bottom() - y),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_validation() {
-        assert!(validate("al", "password1", Mode::Login).is_some());
-        assert!(validate("al ice", "password1", Mode::Login).is_some());
-        assert!(validate("alice", "", Mode::Login).is_some());
-        assert!(validate("alice", "short", Mode::Signup).is_some());
-        assert!(validate("alice", "short", Mode::Login).is_none());
-        assert!(validate("alice.b-c_d", "longenough", Mode::Signup).is_none());
-    }
 }
