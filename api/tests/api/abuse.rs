@@ -119,6 +119,43 @@ async fn concurrent_signups_never_exceed_the_hashing_cap() {
     assert_eq!(hashing.in_flight(), 0);
 }
 
+/// A line of this process's `/proc/self/status` in MiB (`VmRSS`, `VmHWM`).
+fn status_mib(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect(key);
+    kib / 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_hashes_hold_at_most_one_working_memory_per_slot() {
+    // nextest runs each test in its own process, so this process's peak RSS is the
+    // server's. Allocating Argon2's 19 MiB per hash left ~15 MiB behind per hash in
+    // glibc's heaps (1.9 GB after 200 sign-ups in bench/abuse.sh); reused slot memory
+    // holds 2 × 19 MiB whatever the number of hashes.
+    let app = TestApp::spawn_with(|c| {
+        c.limits.password_hash_concurrency = Some(2);
+        c.limits.password_hash_wait_ms = 120_000;
+        c.limits.signup_rate_per_minute = 0;
+    })
+    .await;
+    let before = status_mib("VmRSS");
+    let asks = (0..24).map(|i| app.signup_as(format!("many{i}")));
+    for r in join_all(asks).await {
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let grown = status_mib("VmHWM").saturating_sub(before);
+    let hashing = &app.state.as_ref().expect("state").limits.hashing;
+    assert_eq!(hashing.memories(), 2, "one working memory per slot");
+    assert!(
+        grown <= 2 * 19 + 40,
+        "24 sign-ups grew the peak RSS by {grown} MiB (bound: 2 slots × 19 MiB + 40)"
+    );
+}
+
 #[tokio::test]
 async fn signups_are_limited_per_address_and_forwarded_for_is_ignored_from_untrusted_peers() {
     let app = TestApp::spawn_with(|c| c.limits.signup_rate_per_minute = 3).await;
