@@ -33,7 +33,7 @@ def request(url, method="GET", path="/", body=None, headers=None, timeout=60):
         data = None
         hdrs = dict(headers or {})
         if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
             hdrs.setdefault("content-type", "application/json")
         conn.request(method, path, body=data, headers=hdrs)
         resp = conn.getresponse()
