@@ -173,6 +173,13 @@ struct Timeouts {
     keep_alive: Duration,
 }
 
+impl Timeouts {
+    /// How far ahead the alarm of [`ConnIo`] is armed at most.
+    fn shortest(&self) -> Duration {
+        self.header.min(self.keep_alive)
+    }
+}
+
 /// Requests of one connection being handled now (the service call and its response
 /// body), shared by [`ConnService`] and [`ConnIo`]: while one is, the connection is not
 /// idle and not reading a head. When the last one ends, the connection's task is woken so
@@ -293,7 +300,14 @@ struct ConnIo {
     requests: Arc<Requests>,
     timeouts: Timeouts,
     phase: Phase,
-    deadline: Pin<Box<Sleep>>,
+    /// When the current phase's timeout expires (meaningless while `Busy`).
+    deadline: Instant,
+    /// Wakes the connection at or before `deadline`. It is re-armed only when it fires,
+    /// never on a phase change: resetting a registered tokio timer takes the timer
+    /// wheel's lock, and a keep-alive request changes phase three times (the cost is in
+    /// `bench/abuse.sh`'s throughput rows). It is armed at most `Timeouts::shortest`
+    /// ahead, so it never fires later than any deadline set after it was armed.
+    alarm: Pin<Box<Sleep>>,
     linger: Option<Linger>,
 }
 
@@ -304,21 +318,35 @@ impl ConnIo {
             requests,
             timeouts,
             phase: Phase::Head,
-            deadline: Box::pin(tokio::time::sleep(timeouts.header)),
+            deadline: Instant::now() + timeouts.header,
+            alarm: Box::pin(tokio::time::sleep(timeouts.shortest())),
             linger: None,
         }
     }
 
     fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
         let limit = match phase {
             Phase::Head => self.timeouts.header,
             Phase::Idle => self.timeouts.keep_alive,
-            Phase::Busy => Duration::ZERO,
+            Phase::Busy => return,
         };
-        self.phase = phase;
-        if phase != Phase::Busy {
-            self.deadline.as_mut().reset(Instant::now() + limit);
+        self.deadline = Instant::now() + limit;
+    }
+
+    /// Whether the deadline of the phase (`Head` or `Idle`) has passed; when the alarm
+    /// fired early, re-arms it (registering `cx` to be woken) for the deadline or
+    /// `Timeouts::shortest` from now, whichever is first.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.alarm.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if now >= self.deadline {
+                return true;
+            }
+            let next = self.deadline.min(now + self.timeouts.shortest());
+            self.alarm.as_mut().reset(next);
         }
+        false
     }
 }
 
@@ -346,7 +374,7 @@ impl AsyncRead for ConnIo {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                if this.phase != Phase::Busy && this.deadline.as_mut().poll(cx).is_ready() {
+                if this.phase != Phase::Busy && this.expired(cx) {
                     let what = match this.phase {
                         Phase::Idle => "idle keep-alive timeout",
                         _ => "request head read timeout",

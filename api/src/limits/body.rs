@@ -18,7 +18,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use hyper::body::{Frame, SizeHint};
+use hyper::body::{Body as _, Frame, SizeHint};
 use tower::{Layer, Service};
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
@@ -76,6 +76,15 @@ fn closing(mut resp: Response) -> Response {
     resp
 }
 
+impl<S: Clone> BodyGuard<S> {
+    /// The inner service made ready by `poll_ready` (a clone is ready only after its own
+    /// `poll_ready`), leaving a clone in its place.
+    fn ready_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
+}
+
 impl<S> Service<Request> for BodyGuard<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -107,6 +116,11 @@ where
                 .into_response();
             return Box::pin(std::future::ready(Ok(closing(resp))));
         }
+        if req.body().is_end_stream() {
+            // No body (a GET, `Content-Length: 0`): nothing to time or flag, and the
+            // wrapping below costs allocations on every such request.
+            return Box::pin(self.ready_inner().call(req));
+        }
         let timed_out = Arc::new(AtomicBool::new(false));
         let timeout = self.guard.timeout;
         let req = req.map(|body| {
@@ -115,9 +129,7 @@ where
                 timed_out: timed_out.clone(),
             })
         });
-        // The clone is ready only after poll_ready; keep the ready one for this call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = self.ready_inner();
         Box::pin(async move {
             let resp = inner.call(req).await?;
             if !timed_out.load(Ordering::Acquire) {
