@@ -13,9 +13,9 @@ use postagram_core::store::now_millis;
 use postagram_core::wire::ErrorBody;
 use serde::Deserialize;
 
-use super::posts::{etag_of, not_modified};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::http_cache::{etag_of, not_modified};
 use crate::state::AppState;
 
 /// Signature parameters of an object URL.
