@@ -128,9 +128,12 @@ fn cors(config: &Config) -> anyhow::Result<CorsLayer> {
     })
 }
 
-/// The full HTTP stack around the routes.
-pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
-    let routes = routes::table(config.max_upload_bytes).into_router();
+/// The full HTTP stack around `routes` (the router half of [`routes::table`]).
+pub fn router(
+    state: AppState,
+    routes: Router<AppState>,
+    config: &Config,
+) -> anyhow::Result<Router> {
     let timeout = Duration::from_secs(config.request_timeout_secs.max(1));
     let app = routes
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
@@ -147,9 +150,9 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
                 config.max_body_bytes,
                 config.limits.connections.body_read_timeout(),
             )
-            // The picture upload route of `routes::table` (a wrong path here would
-            // limit uploads to the JSON size, which the upload tests catch).
-            .route_limit("/objects/{*key}", config.max_upload_bytes),
+            // The picture upload route (a wrong path here would limit uploads to the
+            // JSON size, which the upload tests catch).
+            .route_limit(routes::objects::PATH, config.max_upload_bytes),
         )
         .layer(CompressionLayer::new())
         .layer(cors(config)?)
@@ -187,6 +190,10 @@ impl Application {
             None => crate::secrets::load_or_create(&config.data_dir)?,
         };
         let signer = UrlSigner::new(&derive_key(&secret, "postagram objects"));
+        let (routes, openapi) = routes::table(config.max_upload_bytes).split();
+        let openapi = openapi
+            .to_json()
+            .context("cannot serialise the OpenAPI document")?;
         let stores = open_stores(&config, &signer, &public_url).await?;
         let state = AppState::new(AppStateInner {
             store: stores.store,
@@ -202,8 +209,9 @@ impl Application {
             url_expiry: Duration::from_secs(config.url_expiry_secs.max(60)),
             list_cache: config.limits.list_cache(),
             label_wakeup: Arc::new(tokio::sync::Notify::new()),
+            openapi: openapi.into(),
         });
-        let router = router(state.clone(), &config)?;
+        let router = router(state.clone(), routes, &config)?;
         Ok(Application {
             listener,
             router,

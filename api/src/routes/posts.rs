@@ -15,6 +15,8 @@ use postagram_core::validate;
 use postagram_core::wire::{ErrorBody, NewPost, PostView};
 use postagram_core::{parse_post_id, PostId};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
@@ -41,6 +43,13 @@ pub struct ListParams {
     /// Cursor from the previous page's `Link` header.
     // Its syntax: `crate::openapi::ParamSchemas`.
     pub cursor: Option<String>,
+}
+
+/// The routes of this file: each is declared once, by its handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, delete))
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
