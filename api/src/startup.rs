@@ -128,14 +128,10 @@ fn cors(config: &Config) -> anyhow::Result<CorsLayer> {
     })
 }
 
-/// The full HTTP stack around `routes` (the router half of [`routes::table`]).
-pub fn router(
-    state: AppState,
-    routes: Router<AppState>,
-    config: &Config,
-) -> anyhow::Result<Router> {
+/// The full HTTP stack around `api`, the router half of [`routes::table`].
+pub fn router(state: AppState, api: Router<AppState>, config: &Config) -> anyhow::Result<Router> {
     let timeout = Duration::from_secs(config.request_timeout_secs.max(1));
-    let app = routes
+    let app = api
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error_response(
@@ -150,8 +146,8 @@ pub fn router(
                 config.max_body_bytes,
                 config.limits.connections.body_read_timeout(),
             )
-            // The picture upload route (a wrong path here would limit uploads to the
-            // JSON size, which the upload tests catch).
+            // The picture upload route, by the constant it is registered under (the
+            // upload tests catch uploads limited to the JSON size).
             .route_limit(routes::objects::PATH, config.max_upload_bytes),
         )
         .layer(CompressionLayer::new())
@@ -190,7 +186,7 @@ impl Application {
             None => crate::secrets::load_or_create(&config.data_dir)?,
         };
         let signer = UrlSigner::new(&derive_key(&secret, "postagram objects"));
-        let (routes, openapi) = routes::table(config.max_upload_bytes).split();
+        let (api, openapi) = routes::table(config.max_upload_bytes).split();
         let openapi = openapi
             .to_json()
             .context("cannot serialise the OpenAPI document")?;
@@ -211,7 +207,7 @@ impl Application {
             label_wakeup: Arc::new(tokio::sync::Notify::new()),
             openapi: openapi.into(),
         });
-        let router = router(state.clone(), routes, &config)?;
+        let router = router(state.clone(), api, &config)?;
         Ok(Application {
             listener,
             router,
