@@ -2,6 +2,10 @@
 //! handlers with utoipa-axum's `routes!`: a route is declared once, by the
 //! `#[utoipa::path]` on its handler, and that one declaration is both the router's path
 //! and method and the OpenAPI operation. [`table`] joins the resources.
+//!
+//! One `routes!` per path: utoipa-axum routes every handler of one `routes!` at every
+//! path they document, so `routes!(get_one, delete)` (both `/posts/{id}`) is right and
+//! `routes!(list, get_one)` would serve `list` at `/posts/{id}` too.
 
 pub mod auth;
 pub mod docs;
