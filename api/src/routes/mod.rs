@@ -5,7 +5,8 @@
 //!
 //! One `routes!` per path: utoipa-axum routes every handler of one `routes!` at every
 //! path they document, so `routes!(get_one, delete)` (both `/posts/{id}`) is right and
-//! `routes!(list, get_one)` would serve `list` at `/posts/{id}` too.
+//! `routes!(list, delete)` would serve `GET` and `DELETE` at both `/posts` and
+//! `/posts/{id}` (and `routes!(list, get_one)` panic at start: two `GET`s on one path).
 
 pub mod auth;
 pub mod docs;
