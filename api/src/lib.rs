@@ -7,6 +7,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod http_cache;
 pub mod json;
 pub mod labeling;
 pub mod limits;

@@ -2,10 +2,8 @@
 
 use clap::Parser;
 use postagram_api::config::{AdminCommand, Cli, Command};
-use postagram_api::openapi::ApiDoc;
 use postagram_api::startup::Application;
 use postagram_core::settings::{log, shutdown};
-use utoipa::OpenApi;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -21,7 +19,8 @@ async fn main() -> anyhow::Result<()> {
             max_receive_count,
         }) => init_aws(&cli.config, &queue_name, max_receive_count).await,
         Command::Openapi => {
-            println!("{}", ApiDoc::openapi().to_pretty_json()?);
+            let (_, doc) = postagram_api::routes::table(cli.config.max_upload_bytes).split();
+            println!("{}", doc.to_pretty_json()?);
             Ok(())
         }
     }

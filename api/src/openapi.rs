@@ -1,4 +1,6 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The document-level parts of the OpenAPI 3.1 document (info, tags, the bearer scheme,
+//! the modifiers that edit operations). The operations themselves come from the routes
+//! (`crate::routes`, utoipa-axum's `routes!`), each declared once on its handler.
 
 use postagram_core::schemas;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -6,41 +8,13 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Object, PathItem};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes;
-
-/// The API description served at `/openapi.json`.
+/// What the document says besides its operations; [`document`] adds those. No
+/// `components(schemas(...))`: `routes!` collects every schema a route names (request
+/// and response bodies, and the types they contain), so none is listed twice.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Postagram API", description = "Posts with pictures, labelled automatically. Compatible with the original Postagram course web app."),
-    paths(
-        routes::auth::signup,
-        routes::auth::login,
-        routes::posts::list,
-        routes::posts::create,
-        routes::posts::get_one,
-        routes::posts::delete,
-        routes::uploads::signed_url_put,
-        routes::uploads::get_signed_url_put,
-        routes::objects::put_object,
-        routes::objects::get_object,
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::metrics,
-        routes::docs::openapi_json,
-        routes::docs::docs_page,
-    ),
-    components(schemas(
-        postagram_core::wire::PostView,
-        postagram_core::wire::NewPost,
-        postagram_core::wire::Credentials,
-        postagram_core::wire::UserView,
-        postagram_core::wire::TokenView,
-        postagram_core::wire::SignedUrlView,
-        postagram_core::wire::ErrorBody,
-        postagram_core::Label,
-        postagram_core::LabelStatus,
-    )),
-    modifiers(&BearerAuth, &BodyReadTimeout, &ParamSchemas),
+    modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "accounts and tokens"),
         (name = "posts", description = "posts"),
@@ -49,6 +23,38 @@ use crate::routes;
     )
 )]
 pub struct ApiDoc;
+
+/// The document served at `/openapi.json`: [`ApiDoc`] with the operations (and the
+/// schemas they name) of `routes`, then the modifiers that edit operations, which
+/// `#[openapi(modifiers(...))]` would run before the routes' operations are there.
+pub fn document(routes: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(routes);
+    let modifiers: [&dyn Modify; 3] = [&CatchAllPaths, &BodyReadTimeout, &ParamSchemas];
+    for modifier in modifiers {
+        modifier.modify(&mut doc);
+    }
+    doc
+}
+
+/// Writes axum's catch-all segments (`/objects/{*key}`, the path the router is given) as
+/// OpenAPI path templates (`/objects/{key}`): one path declared for both.
+pub struct CatchAllPaths;
+
+impl Modify for CatchAllPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let paths = std::mem::take(&mut openapi.paths.paths);
+        for (path, item) in paths {
+            let path = path.replace("{*", "{");
+            match openapi.paths.paths.get_mut(&path) {
+                Some(existing) => existing.merge_operations(item),
+                None => {
+                    openapi.paths.paths.insert(path, item);
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -159,7 +165,7 @@ mod tests {
     use super::*;
 
     fn doc() -> Value {
-        serde_json::to_value(ApiDoc::openapi()).expect("document")
+        serde_json::to_value(crate::routes::table(1).split().1).expect("document")
     }
 
     fn param(doc: &Value, path: &str, method: &str, name: &str) -> Value {
@@ -237,6 +243,22 @@ mod tests {
             ("/posts/{id}", "get", "id"),
         ] {
             assert!(param(&d, path, method, name)["schema"].is_object());
+        }
+    }
+
+    #[test]
+    fn catch_all_routes_are_documented_as_path_templates() {
+        let d = doc();
+        let paths = d["paths"].as_object().expect("paths");
+        assert!(
+            paths.keys().all(|p| !p.contains("{*")),
+            "{:?}",
+            paths.keys()
+        );
+        for method in ["put", "get"] {
+            let key = param(&d, "/objects/{key}", method, "key");
+            assert_eq!(key["in"], "path");
+            assert_eq!(key["required"], true);
         }
     }
 

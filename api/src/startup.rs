@@ -128,11 +128,10 @@ fn cors(config: &Config) -> anyhow::Result<CorsLayer> {
     })
 }
 
-/// The full HTTP stack around the routes.
-pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
-    let routes = routes::table(config.max_upload_bytes).into_router();
+/// The full HTTP stack around `api`, the router half of [`routes::table`].
+pub fn router(state: AppState, api: Router<AppState>, config: &Config) -> anyhow::Result<Router> {
     let timeout = Duration::from_secs(config.request_timeout_secs.max(1));
-    let app = routes
+    let app = api
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error_response(
@@ -147,9 +146,9 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
                 config.max_body_bytes,
                 config.limits.connections.body_read_timeout(),
             )
-            // The picture upload route of `routes::table` (a wrong path here would
-            // limit uploads to the JSON size, which the upload tests catch).
-            .route_limit("/objects/{*key}", config.max_upload_bytes),
+            // The picture upload route, by the constant it is registered under (the
+            // upload tests catch uploads limited to the JSON size).
+            .route_limit(routes::objects::PATH, config.max_upload_bytes),
         )
         .layer(CompressionLayer::new())
         .layer(cors(config)?)
@@ -187,6 +186,10 @@ impl Application {
             None => crate::secrets::load_or_create(&config.data_dir)?,
         };
         let signer = UrlSigner::new(&derive_key(&secret, "postagram objects"));
+        let (api, openapi) = routes::table(config.max_upload_bytes).split();
+        let openapi = openapi
+            .to_json()
+            .context("cannot serialise the OpenAPI document")?;
         let stores = open_stores(&config, &signer, &public_url).await?;
         let state = AppState::new(AppStateInner {
             store: stores.store,
@@ -202,8 +205,9 @@ impl Application {
             url_expiry: Duration::from_secs(config.url_expiry_secs.max(60)),
             list_cache: config.limits.list_cache(),
             label_wakeup: Arc::new(tokio::sync::Notify::new()),
+            openapi: openapi.into(),
         });
-        let router = router(state.clone(), &config)?;
+        let router = router(state.clone(), api, &config)?;
         Ok(Application {
             listener,
             router,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use postagram_core::blob::BlobStore;
 use postagram_core::jobs::LabelJobQueue;
 use postagram_core::signing::UrlSigner;
@@ -61,4 +62,7 @@ pub struct AppStateInner {
     pub list_cache: Arc<ListCache>,
     /// Wakes idle labeler workers when a picture arrives.
     pub label_wakeup: Arc<tokio::sync::Notify>,
+    /// The OpenAPI document served at `/openapi.json`, serialised once from the routes
+    /// the router serves (`crate::startup`).
+    pub openapi: Bytes,
 }

@@ -7,12 +7,21 @@ use postagram_core::settings::log::user_value;
 use postagram_core::store::NewUser;
 use postagram_core::validate;
 use postagram_core::wire::{Credentials, ErrorBody, TokenView, UserView};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::limits::client_addr::ClientAddr;
 use crate::state::AppState;
+
+/// The routes of this file: each is declared once, by its handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+}
 
 /// Creates an account. Rate limited per client address; password hashing is bounded.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = Credentials,

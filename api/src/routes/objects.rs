@@ -1,7 +1,7 @@
 //! `PUT`/`GET /objects/{key}`: the embedded store's signed picture upload and download.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -12,11 +12,27 @@ use postagram_core::signing::{now_unix, SignatureError, UrlSigner};
 use postagram_core::store::now_millis;
 use postagram_core::wire::ErrorBody;
 use serde::Deserialize;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-use super::posts::{etag_of, not_modified};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::http_cache::{etag_of, not_modified};
 use crate::state::AppState;
+
+/// The path of both routes, in axum's syntax: a key has several segments
+/// (`<user>/<post>/<file>`). The document spells it `/objects/{key}`
+/// (`crate::openapi::CatchAllPaths`); the body limit of uploads is keyed by it
+/// (`crate::startup::router`).
+pub const PATH: &str = "/objects/{*key}";
+
+/// The routes of this file: each is declared once, by its handler's `#[utoipa::path]`.
+/// `max_upload` bounds uploads, which skip the JSON body limit.
+pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(put_object).layer(DefaultBodyLimit::max(max_upload.saturating_add(1))))
+        .routes(routes!(get_object))
+}
 
 /// Signature parameters of an object URL.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -62,7 +78,7 @@ fn check_signature(
 }
 
 /// Receives a picture at a presigned URL.
-#[utoipa::path(put, path = "/objects/{key}", tag = "pictures",
+#[utoipa::path(put, path = PATH, tag = "pictures",
     params(("key" = String, Path, description = "object key from `/signedUrlPut`"), SignedParams),
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "the picture; `Content-Type` as signed"),
     responses(
@@ -168,7 +184,7 @@ pub async fn put_object(
 }
 
 /// Serves a picture at a presigned URL.
-#[utoipa::path(get, path = "/objects/{key}", tag = "pictures",
+#[utoipa::path(get, path = PATH, tag = "pictures",
     params(("key" = String, Path, description = "object key"), SignedParams),
     responses(
         (status = 200, description = "the picture", content_type = "image/jpeg"),

@@ -15,11 +15,13 @@ use postagram_core::validate;
 use postagram_core::wire::{ErrorBody, NewPost, PostView};
 use postagram_core::{parse_post_id, PostId};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::http_cache::{etag_of, not_modified};
 use crate::json::ApiJson;
 use crate::list_cache::CachedList;
 use crate::state::AppState;
@@ -43,6 +45,13 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// The routes of this file: each is declared once, by its handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, delete))
+}
+
 fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -54,23 +63,6 @@ pub async fn view(state: &AppState, post: &Post) -> ApiResult<PostView> {
         None => None,
     };
     Ok(post.to_view(image))
-}
-
-/// A strong validator of a body: the quoted hex of its SHA-256, first 16 bytes.
-pub fn etag_of(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    format!("\"{}\"", hex::encode(&digest[..16]))
-}
-
-/// True when `If-None-Match` names `etag` (or `*`).
-pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
 }
 
 fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {

@@ -6,6 +6,8 @@ use postagram_core::keys::object_key;
 use postagram_core::media::{ImageType, ACCEPTED};
 use postagram_core::wire::{ErrorBody, SignedUrlView};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::posts::{existing_post, path_id};
 use crate::auth::AuthUser;
@@ -30,6 +32,13 @@ pub struct SignedUrlParams {
     #[serde(rename = "postId")]
     #[param(rename = "postId", required = true)]
     pub post_id: Option<String>,
+}
+
+/// The routes of this file: each is declared once, by its handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(signed_url_put))
+        .routes(routes!(get_signed_url_put))
 }
 
 fn required(v: Option<String>, name: &str) -> ApiResult<String> {
