@@ -4,18 +4,11 @@
 //! an emulator outage, and a poison message ending in the dead-letter queue.
 #![cfg(feature = "aws")]
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "../../core/tests/support/moto.rs"]
-mod moto;
-
 use postagram_core::settings::env;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use helpers::{assert_error, TestApp};
 use postagram_api::config::StoreKind;
 use postagram_core::aws::aws_sdk_dynamodb::types::AttributeValue;
 use postagram_core::aws::AwsClients;
@@ -27,6 +20,7 @@ use postagram_labeler::cloud::rekognition::RekognitionDetector;
 use postagram_labeler::cloud::worker;
 use postagram_labeler::worker_args::{Source, WorkerArgs};
 use postagram_labeler::{DetectOptions, Detector, LocalDetector};
+use postagram_testkit::{assert_big_bodies_get_413, assert_error, moto, TestApp};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -269,7 +263,7 @@ async fn three_megabyte_bodies_get_a_413_response_not_a_reset() {
     init_aws_cli(&moto, 3);
     let app = spawn_api(&moto, None).await;
     let token = app.user("alice").await;
-    helpers::assert_big_bodies_get_413(&app, &token).await;
+    assert_big_bodies_get_413(&app, &token).await;
     app.stop().await;
 }
 

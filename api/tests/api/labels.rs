@@ -11,7 +11,7 @@ use postagram_core::sqlite::SqliteStore;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, API_BIN};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -203,7 +203,7 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     let model = model.to_str().unwrap();
     // Workers off: the job stays queued, as if the server died before labelling.
     let env = [(env::LABELER_WORKERS, "0"), (env::MODEL_PATH, model)];
-    let mut app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
+    let mut app = TestApp::binary(API_BIN, tmp.path(), &env, Stdio::null()).await;
     let token = app.user("alice").await;
     let post = app.new_post(&token, "coffee", "b").await;
     let id = post["id"].as_str().unwrap().to_string();
@@ -224,7 +224,7 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     app.process().wait().unwrap();
 
     let env = [(env::LABELER_WORKERS, "1"), (env::MODEL_PATH, model)];
-    let app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
+    let app = TestApp::binary(API_BIN, tmp.path(), &env, Stdio::null()).await;
     let v = wait_labelled(&app, &id).await;
     assert_eq!(v["label_status"], "done", "{v}");
     let labels = names(&v);
