@@ -72,12 +72,8 @@ async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
     ];
     let mut app = TestApp::binary(API_BIN, tmp.path(), &env, Stdio::piped()).await;
     let r = app
-        .client
-        .get(app.at("/healthz"))
-        .header("x-request-id", "trace-me-123")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/healthz", &[("x-request-id", "trace-me-123")])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let child = app.process();
     let status = Command::new("kill")

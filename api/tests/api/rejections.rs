@@ -260,12 +260,8 @@ async fn client_chosen_values_cannot_forge_log_lines_and_are_clipped() {
     let long_id = "i".repeat(1000);
     let long_path = format!("/posts/{}", "p".repeat(5000));
     let r = app
-        .client
-        .get(app.at(&long_path))
-        .header("x-request-id", &long_id)
-        .send()
-        .await
-        .unwrap();
+        .get_with(&long_path, &[("x-request-id", long_id.as_str())])
+        .await;
     assert_json_error(r, StatusCode::BAD_REQUEST, "invalid_id").await;
 
     let log = stop_and_read_log(&mut app);
