@@ -215,5 +215,10 @@ async fn delete_removes_the_pictures() {
     let r = app.delete_post(id, Some(&token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(!file.exists());
-    assert_error(app.get_url(&image).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.get_url(&image).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
