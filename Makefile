@@ -51,5 +51,5 @@ fmt:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p postagram-core -p postagram-api -p postagram-labeler --all-targets \
+	cargo clippy -p postagram-core -p postagram-api -p postagram-labeler -p postagram-testkit --all-targets \
 		--features postagram-core/aws,postagram-api/aws,postagram-labeler/lambda -- -D warnings

@@ -4,18 +4,11 @@
 //! an emulator outage, and a poison message ending in the dead-letter queue.
 #![cfg(feature = "aws")]
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "../../core/tests/support/moto.rs"]
-mod moto;
-
 use postagram_core::settings::env;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use helpers::{assert_error, TestApp};
 use postagram_api::config::StoreKind;
 use postagram_core::aws::aws_sdk_dynamodb::types::AttributeValue;
 use postagram_core::aws::AwsClients;
@@ -27,6 +20,7 @@ use postagram_labeler::cloud::rekognition::RekognitionDetector;
 use postagram_labeler::cloud::worker;
 use postagram_labeler::worker_args::{Source, WorkerArgs};
 use postagram_labeler::{DetectOptions, Detector, LocalDetector};
+use postagram_testkit::{assert_big_bodies_get_413, assert_error, moto, TestApp};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -269,7 +263,7 @@ async fn three_megabyte_bodies_get_a_413_response_not_a_reset() {
     init_aws_cli(&moto, 3);
     let app = spawn_api(&moto, None).await;
     let token = app.user("alice").await;
-    helpers::assert_big_bodies_get_413(&app, &token).await;
+    assert_big_bodies_get_413(&app, &token).await;
     app.stop().await;
 }
 
@@ -339,12 +333,7 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     let app = spawn_api(&moto, Some(queue_url.clone())).await;
     let worker = start_worker(&moto, &queue_url, local_detector()).await;
 
-    let ready = app
-        .client
-        .get(app.at("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let token = app.user("alice").await;
     let post = app.new_post(&token, "Chelsea", "my cat").await;
@@ -380,7 +369,7 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     );
     // the picture URL is a presigned GET that returns the bytes
     let image = labelled["image"].as_str().expect("image url");
-    let got = app.client.get(image).send().await.expect("GET image");
+    let got = app.get_url(image).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.expect("bytes").to_vec(), photo);
 
@@ -391,12 +380,7 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     let by_label = app.list("/posts?label=cat").await;
     assert_eq!(by_label.len(), 1);
     assert_eq!(by_label[0]["id"], id.as_str());
-    let q = app
-        .client
-        .get(app.at("/posts?q=cat"))
-        .send()
-        .await
-        .expect("q");
+    let q = app.get("/posts?q=cat").await;
     let body = assert_error(q, StatusCode::BAD_REQUEST, "unsupported_query").await;
     assert!(
         body["message"].as_str().unwrap_or("").contains("embedded"),
@@ -405,11 +389,8 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
 
     // the worker's probes
     let metrics = app
-        .client
-        .get(format!("{}/metrics", worker.url))
-        .send()
+        .get_url(&format!("{}/metrics", worker.url))
         .await
-        .expect("metrics")
         .text()
         .await
         .expect("text");
@@ -417,23 +398,12 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
         metrics.contains("postagram_labeler_jobs_total{outcome=\"done\"} 1"),
         "{metrics}"
     );
-    let health = app
-        .client
-        .get(format!("{}/healthz", worker.url))
-        .send()
-        .await
-        .expect("healthz");
+    let health = app.get_url(&format!("{}/healthz", worker.url)).await;
     assert_eq!(health.status(), StatusCode::OK);
 
     // delete: the item, its label index entries and the S3 objects go (checked with an
     // independent client)
-    let del = app
-        .client
-        .delete(app.at(&format!("/posts/{}", urlencoding::encode(&id))))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("delete");
+    let del = app.delete_post(&id, Some(&token)).await;
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
     let check = AwsClients::connect(&moto.settings()).await;
     let uuid = id.trim_start_matches("POST#");
@@ -508,23 +478,15 @@ async fn an_emulator_outage_gives_503_and_the_api_and_worker_recover_without_res
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"], "not_ready", "{body}");
     let metrics = app
-        .client
-        .get(format!("{}/metrics", worker.url))
-        .send()
+        .get_url(&format!("{}/metrics", worker.url))
         .await
-        .expect("metrics")
         .text()
         .await
         .expect("text");
     assert!(metrics.contains("postagram_labeler_ready 0"), "{metrics}");
-    let r = app.client.get(app.at("/posts")).send().await.expect("list");
+    let r = app.get("/posts").await;
     assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
-    let r = app
-        .client
-        .get(app.at("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    let r = app.get("/readyz").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.expect("json error");
     assert!(body["error"].is_string(), "{body}");

@@ -5,9 +5,6 @@
 //! (default 300; bench/aws-calls.sh uses 10 000).
 #![cfg(feature = "aws")]
 
-#[path = "../../core/tests/support/moto.rs"]
-mod moto;
-
 use postagram_core::settings::env;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -19,6 +16,7 @@ use postagram_core::aws::{AwsClients, DynamoStore};
 use postagram_core::model::Post;
 use postagram_core::store::{LabelOutcome, NewUser, PostStore};
 use postagram_core::{Label, LabelStatus, PostId};
+use postagram_testkit::moto;
 use serde_json::{json, Value};
 
 fn total(m: &BTreeMap<String, u64>) -> u64 {

@@ -2,9 +2,6 @@
 //! (moto_server); checks go through independent SDK calls and plain HTTP.
 #![cfg(feature = "aws")]
 
-#[path = "support/moto.rs"]
-mod moto;
-
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +9,7 @@ use postagram_core::aws::init::{init_aws, Action, InitSettings};
 use postagram_core::aws::{aws_sdk_s3, aws_sdk_sqs};
 use postagram_core::aws::{AwsClients, S3BlobStore};
 use postagram_core::blob::{BlobError, BlobStore};
+use postagram_testkit::moto;
 
 async fn setup() -> (moto::Moto, AwsClients, S3BlobStore) {
     let moto = moto::Moto::start();

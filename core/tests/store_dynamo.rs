@@ -2,8 +2,6 @@
 //! emulator (moto_server) started for each test.
 #![cfg(feature = "aws")]
 
-#[path = "support/moto.rs"]
-mod moto;
 #[path = "conformance/suite.rs"]
 mod suite;
 
@@ -11,6 +9,7 @@ use std::sync::Arc;
 
 use postagram_core::aws::init::{init_aws, InitSettings};
 use postagram_core::aws::{AwsClients, DynamoStore};
+use postagram_testkit::moto;
 
 async fn make() -> (suite::Store, moto::Moto) {
     let moto = moto::Moto::start();

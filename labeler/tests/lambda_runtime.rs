@@ -8,8 +8,6 @@
 
 #[path = "lambda/function.rs"]
 mod function;
-#[path = "../../core/tests/support/moto.rs"]
-mod moto;
 #[path = "lambda/runtime_api.rs"]
 mod runtime_api;
 
@@ -26,6 +24,7 @@ use postagram_core::settings::env;
 use postagram_core::store::{NewUser, PostStore};
 use postagram_core::wire::NewPost;
 use postagram_core::{LabelStatus, PostId};
+use postagram_testkit::moto;
 use runtime_api::{Report, RuntimeApi};
 use serde_json::{json, Value};
 

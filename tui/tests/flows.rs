@@ -1,5 +1,5 @@
 //! Key sequences → state changes and API calls, against a real embedded API server started
-//! in-process on a random port (as `api/tests/api/helpers.rs` does).
+//! in-process on a random port (as `TestApp` in `core/testkit` does).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -36,22 +36,14 @@ async fn signup_validates_fields() {
 async fn malformed_json_and_wrong_media_type() {
     let app = TestApp::spawn().await;
     let r = app
-        .client
-        .post(app.at("/auth/signup"))
-        .header("content-type", "application/json")
-        .body("{\"username\": \"alice\",")
-        .send()
-        .await
-        .unwrap();
+        .post_body(
+            "/auth/signup",
+            "application/json",
+            "{\"username\": \"alice\",",
+        )
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "malformed_json").await;
-    let r = app
-        .client
-        .post(app.at("/auth/signup"))
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_body("/auth/signup", "text/plain", "{}").await;
     assert_error(
         r,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -75,32 +67,14 @@ async fn oversized_body_is_413() {
 async fn login_issues_token_and_rejects_bad_credentials() {
     let app = TestApp::spawn().await;
     app.signup("alice").await;
-    let r = app
-        .post_json(
-            "/auth/login",
-            &json!({"username": "alice", "password": "correct horse"}),
-            None,
-        )
-        .await;
+    let r = app.login("alice", "correct horse").await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert!(v["token"].as_str().unwrap().split('.').count() == 3);
     assert!(v["expires_at"].as_str().is_some());
-    let r = app
-        .post_json(
-            "/auth/login",
-            &json!({"username": "alice", "password": "wrong horse"}),
-            None,
-        )
-        .await;
+    let r = app.login("alice", "wrong horse").await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let r = app
-        .post_json(
-            "/auth/login",
-            &json!({"username": "nobody", "password": "wrong horse"}),
-            None,
-        )
-        .await;
+    let r = app.login("nobody", "wrong horse").await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
@@ -109,22 +83,10 @@ async fn login_is_rate_limited_per_address() {
     let app = TestApp::spawn_with(|c| c.limits.login_rate_per_minute = 3).await;
     app.signup("alice").await;
     for _ in 0..3 {
-        let r = app
-            .post_json(
-                "/auth/login",
-                &json!({"username": "alice", "password": "wrong horse"}),
-                None,
-            )
-            .await;
+        let r = app.login("alice", "wrong horse").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = app
-        .post_json(
-            "/auth/login",
-            &json!({"username": "alice", "password": "correct horse"}),
-            None,
-        )
-        .await;
+    let r = app.login("alice", "correct horse").await;
     assert!(r.headers().get("retry-after").is_some());
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
@@ -167,14 +129,7 @@ async fn missing_forged_and_expired_tokens_are_401() {
     )
     .await;
     // Username in the header is not a token in jwt mode.
-    let r = app
-        .client
-        .post(app.at("/posts"))
-        .header("authorization", "alice")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_json_authorization("/posts", &body, "alice").await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_error(
@@ -189,32 +144,22 @@ async fn missing_forged_and_expired_tokens_are_401() {
 async fn header_mode_trusts_the_username() {
     let app = TestApp::spawn_with(header_mode).await;
     let r = app
-        .client
-        .post(app.at("/posts"))
-        .header("authorization", "webapp_user")
-        .json(&json!({"title": "from the web app", "body": "hi"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_authorization(
+            "/posts",
+            &json!({"title": "from the web app", "body": "hi"}),
+            "webapp_user",
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["user"], "webapp_user");
     let r = app
-        .client
-        .post(app.at("/posts"))
-        .header("authorization", "../etc")
-        .json(&json!({"title": "t", "body": "b"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_authorization("/posts", &json!({"title": "t", "body": "b"}), "../etc")
+        .await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_user").await;
     let r = app
-        .client
-        .post(app.at("/posts"))
-        .json(&json!({"title": "t", "body": "b"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/posts", &json!({"title": "t", "body": "b"}), None)
+        .await;
     assert_error(r, StatusCode::UNAUTHORIZED, "missing_token").await;
     // Another user cannot delete it.
     let id = v["id"].as_str().unwrap();

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, API_BIN};
 
 #[test]
 fn help_documents_every_variable() {
@@ -70,14 +70,10 @@ async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
         (env::LOG_FORMAT, "json"),
         ("RUST_LOG", "info"),
     ];
-    let mut app = TestApp::binary(tmp.path(), &env, Stdio::piped()).await;
+    let mut app = TestApp::binary(API_BIN, tmp.path(), &env, Stdio::piped()).await;
     let r = app
-        .client
-        .get(app.at("/healthz"))
-        .header("x-request-id", "trace-me-123")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/healthz", &[("x-request-id", "trace-me-123")])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let child = app.process();
     let status = Command::new("kill")

@@ -52,7 +52,7 @@ async fn half_sent_headers_and_silent_connections_are_closed_after_the_header_ti
         "closed after {:?}",
         started.elapsed()
     );
-    let r = app.client.get(app.at("/healthz")).send().await.unwrap();
+    let r = app.get("/healthz").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -163,15 +163,7 @@ async fn three_megabyte_bodies_get_a_413_response_not_a_reset() {
 #[tokio::test]
 async fn the_openapi_document_declares_the_408_of_every_body_reading_route() {
     let app = TestApp::spawn().await;
-    let doc: serde_json::Value = app
-        .client
-        .get(app.at("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     for (path, method) in [
         ("/auth/signup", "post"),
         ("/auth/login", "post"),

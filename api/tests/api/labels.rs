@@ -11,7 +11,7 @@ use postagram_core::sqlite::SqliteStore;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, API_BIN};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -185,15 +185,7 @@ async fn bad_pictures_end_failed_with_a_reason_and_the_server_stays_healthy() {
         )
         .await;
     assert_eq!(put.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(
-        app.client
-            .get(app.at("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -203,7 +195,7 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     let model = model.to_str().unwrap();
     // Workers off: the job stays queued, as if the server died before labelling.
     let env = [(env::LABELER_WORKERS, "0"), (env::MODEL_PATH, model)];
-    let mut app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
+    let mut app = TestApp::binary(API_BIN, tmp.path(), &env, Stdio::null()).await;
     let token = app.user("alice").await;
     let post = app.new_post(&token, "coffee", "b").await;
     let id = post["id"].as_str().unwrap().to_string();
@@ -224,7 +216,7 @@ async fn a_killed_server_finishes_its_label_jobs_after_restart() {
     app.process().wait().unwrap();
 
     let env = [(env::LABELER_WORKERS, "1"), (env::MODEL_PATH, model)];
-    let app = TestApp::binary(tmp.path(), &env, Stdio::null()).await;
+    let app = TestApp::binary(API_BIN, tmp.path(), &env, Stdio::null()).await;
     let v = wait_labelled(&app, &id).await;
     assert_eq!(v["label_status"], "done", "{v}");
     let labels = names(&v);

@@ -20,14 +20,7 @@ async fn upload_url(app: &TestApp, filetype: &str) -> (String, String, String) {
 async fn bytes_must_match_the_announced_type() {
     let app = TestApp::spawn().await;
     let (url, id, _) = upload_url(&app, "image/jpeg").await;
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/jpeg")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/jpeg", png_bytes()).await;
     assert_error(
         r,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -35,27 +28,15 @@ async fn bytes_must_match_the_announced_type() {
     )
     .await;
     let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/jpeg")
-        .body("just some text, not a picture")
-        .send()
-        .await
-        .unwrap();
+        .put_object(&url, "image/jpeg", "just some text, not a picture")
+        .await;
     assert_error(
         r,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "content_type_mismatch",
     )
     .await;
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/jpeg")
-        .body(Vec::new())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/jpeg", Vec::new()).await;
     assert_error(
         r,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -67,14 +48,7 @@ async fn bytes_must_match_the_announced_type() {
     assert_eq!(v["label_status"], "none");
     assert_eq!(v["image"], Value::Null);
     // The right bytes go through.
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/jpeg")
-        .body(jpeg_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/jpeg", jpeg_bytes()).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -82,14 +56,7 @@ async fn bytes_must_match_the_announced_type() {
 async fn content_type_must_be_an_image_and_match_the_signature() {
     let app = TestApp::spawn().await;
     let (url, _, _) = upload_url(&app, "image/png").await;
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "text/plain", "hello").await;
     assert_error(
         r,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -104,14 +71,7 @@ async fn content_type_must_be_an_image_and_match_the_signature() {
     )
     .await;
     // Signed for PNG, sent as JPEG: the signature covers the type.
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/jpeg")
-        .body(jpeg_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/jpeg", jpeg_bytes()).await;
     assert_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
 }
 
@@ -125,46 +85,18 @@ async fn bad_and_expired_signatures_are_403() {
     } else {
         tampered
     };
-    let r = app
-        .client
-        .put(&tampered)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&tampered, "image/png", png_bytes()).await;
     assert_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
     let unsigned = url.split('?').next().unwrap().to_string();
-    let r = app
-        .client
-        .put(&unsigned)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&unsigned, "image/png", png_bytes()).await;
     assert_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
     // Another key with the same signature.
     let other_key = url.replacen("/objects/alice/", "/objects/bob/", 1);
-    let r = app
-        .client
-        .put(&other_key)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&other_key, "image/png", png_bytes()).await;
     assert_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
     // Moving the expiry invalidates the signature.
     let later = regex_replace_expires(&url, 9_999_999_999);
-    let r = app
-        .client
-        .put(&later)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&later, "image/png", png_bytes()).await;
     assert_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
 
     // A URL issued with a past expiry.
@@ -192,14 +124,7 @@ async fn bad_and_expired_signatures_are_403() {
     let past = chrono::Utc::now().timestamp() - 5;
     let sig = signer_expired.sign("PUT", key, "image/png", past);
     let expired = format!("{}/objects/{}?expires={past}&sig={sig}", short.url, key);
-    let r = short
-        .client
-        .put(&expired)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = short.put_object(&expired, "image/png", png_bytes()).await;
     let v = assert_error(r, StatusCode::FORBIDDEN, "bad_signature").await;
     assert!(v["message"].as_str().unwrap().contains("expired"));
 }
@@ -216,27 +141,13 @@ async fn oversized_upload_is_413() {
     let (url, id, _) = upload_url(&app, "image/png").await;
     let mut big = png_bytes();
     big.resize(4096, 0);
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/png")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/png", big).await;
     assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Streamed without Content-Length, too.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..8).map(|_| Ok(vec![0x89u8; 512])).collect();
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/png")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/png", body).await;
     assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     let v: Value = app.get_post(&id).await.json().await.unwrap();
     assert_eq!(v["label_status"], "none");
@@ -246,29 +157,20 @@ async fn oversized_upload_is_413() {
 async fn get_object_requires_a_valid_signature() {
     let app = TestApp::spawn().await;
     let (url, id, _) = upload_url(&app, "image/png").await;
-    app.client
-        .put(&url)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    app.put_object(&url, "image/png", png_bytes()).await;
     let v: Value = app.get_post(&id).await.json().await.unwrap();
     let image = v["image"].as_str().unwrap();
-    assert_eq!(
-        app.client.get(image).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get_url(image).await.status(), StatusCode::OK);
     let unsigned = image.split('?').next().unwrap();
     assert_error(
-        app.client.get(unsigned).send().await.unwrap(),
+        app.get_url(unsigned).await,
         StatusCode::FORBIDDEN,
         "bad_signature",
     )
     .await;
     // The PUT URL does not allow reading.
     assert_error(
-        app.client.get(&url).send().await.unwrap(),
+        app.get_url(&url).await,
         StatusCode::FORBIDDEN,
         "bad_signature",
     )
@@ -279,21 +181,8 @@ async fn get_object_requires_a_valid_signature() {
 async fn upload_for_a_deleted_post_is_refused() {
     let app = TestApp::spawn().await;
     let (url, id, token) = upload_url(&app, "image/png").await;
-    let r = app
-        .client
-        .delete(app.at(&format!("/posts/{}", urlencoding::encode(&id))))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_post(&id, Some(&token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = app
-        .client
-        .put(&url)
-        .header("content-type", "image/png")
-        .body(png_bytes())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_object(&url, "image/png", png_bytes()).await;
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
 }

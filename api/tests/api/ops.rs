@@ -9,9 +9,9 @@ use crate::helpers::{assert_error, png_bytes, TestApp};
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(app.at("/healthz")).send().await.unwrap();
+    let r = app.get("/healthz").await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app.client.get(app.at("/readyz")).send().await.unwrap();
+    let r = app.get("/readyz").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "ready");
 }
@@ -30,7 +30,7 @@ async fn metrics_count_requests_posts_uploads_and_jobs() {
         )
         .await;
     assert_eq!(put.status(), StatusCode::OK);
-    app.client.get(app.at("/posts")).send().await.unwrap();
+    app.get("/posts").await;
     let text = app.metrics().await;
     assert!(
         text.contains("http_requests_total{method=\"GET\",route=\"/posts\",status=\"200\"} 1"),
@@ -54,37 +54,22 @@ async fn metrics_count_requests_posts_uploads_and_jobs() {
 #[tokio::test]
 async fn request_ids_are_generated_and_echoed() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(app.at("/healthz")).send().await.unwrap();
+    let r = app.get("/healthz").await;
     let generated = r.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(generated).is_ok());
     let r = app
-        .client
-        .get(app.at("/healthz"))
-        .header("x-request-id", "my-trace-42")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/healthz", &[("x-request-id", "my-trace-42")])
+        .await;
     assert_eq!(r.headers()["x-request-id"], "my-trace-42");
     // Errors carry it too.
-    let r = app
-        .client
-        .get(app.at("/nope"))
-        .header("x-request-id", "err-1")
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_with("/nope", &[("x-request-id", "err-1")]).await;
     assert_eq!(r.headers()["x-request-id"], "err-1");
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_json_errors() {
     let app = TestApp::spawn().await;
-    assert_error(
-        app.client.get(app.at("/nope")).send().await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_error(app.get("/nope").await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(
         app.client.patch(app.at("/posts")).send().await.unwrap(),
         StatusCode::METHOD_NOT_ALLOWED,
@@ -138,23 +123,15 @@ async fn cors_origins_from_config() {
     let app =
         TestApp::spawn_with(|c| c.cors_origins = Some("https://photos.example.com".into())).await;
     let r = app
-        .client
-        .get(app.at("/posts"))
-        .header("origin", "https://photos.example.com")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/posts", &[("origin", "https://photos.example.com")])
+        .await;
     assert_eq!(
         r.headers()["access-control-allow-origin"],
         "https://photos.example.com"
     );
     let r = app
-        .client
-        .get(app.at("/posts"))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/posts", &[("origin", "https://evil.example")])
+        .await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
 
@@ -170,25 +147,14 @@ async fn responses_are_compressed_on_request() {
         )
         .await;
     }
-    let r = app
-        .client
-        .get(app.at("/posts"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_with("/posts", &[("accept-encoding", "gzip")]).await;
     assert_eq!(r.headers()["content-encoding"], "gzip");
 }
 
 #[tokio::test]
 async fn openapi_lists_every_route_the_router_serves() {
     let app = TestApp::spawn().await;
-    let r = app
-        .client
-        .get(app.at("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/openapi.json").await;
     assert_eq!(r.status(), StatusCode::OK);
     let doc: Value = r.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -230,7 +196,7 @@ async fn openapi_lists_every_route_the_router_serves() {
         let body = r.text().await.unwrap();
         assert!(!body.contains("no such route"), "{method} {path}");
     }
-    let r = app.client.get(app.at("/docs")).send().await.unwrap();
+    let r = app.get("/docs").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("openapi.json"));
 }

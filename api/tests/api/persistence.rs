@@ -21,15 +21,7 @@ async fn users_posts_pictures_and_tokens_survive_a_restart() {
     assert_eq!(v["label_status"], "pending");
     let image = v["image"].as_str().unwrap();
     assert!(image.contains(&key));
-    let bytes = app
-        .client
-        .get(image)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = app.get_url(image).await.bytes().await.unwrap();
     assert_eq!(bytes.to_vec(), png_bytes());
     // The old token still works, and the password too.
     let r = app
@@ -40,13 +32,7 @@ async fn users_posts_pictures_and_tokens_survive_a_restart() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = app
-        .post_json(
-            "/auth/login",
-            &json!({"username": "alice", "password": "correct horse"}),
-            None,
-        )
-        .await;
+    let r = app.login("alice", "correct horse").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.signup("alice").await.status(), StatusCode::CONFLICT);
     #[cfg(unix)]

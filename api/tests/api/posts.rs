@@ -45,11 +45,8 @@ async fn create_get_and_wire_shape() {
     assert_eq!(by_wire, v);
     let bare = id.trim_start_matches("POST#");
     let by_bare: Value = app
-        .client
-        .get(app.at(&format!("/posts/{bare}")))
-        .send()
+        .get(&format!("/posts/{bare}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -105,41 +102,24 @@ async fn delete_is_owner_only_and_removes_the_post() {
     let bob = app.user("bob").await;
     let post = app.new_post(&alice, "mine", "body").await;
     let id = post["id"].as_str().unwrap();
-    let url = app.at(&format!("/posts/{}", urlencoding::encode(id)));
     assert_error(
-        app.client.delete(&url).send().await.unwrap(),
+        app.delete_post(id, None).await,
         StatusCode::UNAUTHORIZED,
         "missing_token",
     )
     .await;
     assert_error(
-        app.client
-            .delete(&url)
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .unwrap(),
+        app.delete_post(id, Some(&bob)).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
     .await;
     assert_eq!(app.get_post(id).await.status(), StatusCode::OK);
-    let r = app
-        .client
-        .delete(&url)
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_post(id, Some(&alice)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_error(app.get_post(id).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(
-        app.client
-            .delete(&url)
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap(),
+        app.delete_post(id, Some(&alice)).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -160,7 +140,7 @@ async fn pagination_has_no_duplicates_or_gaps() {
     let mut url = app.at("/posts?limit=5");
     let mut pages = 0;
     loop {
-        let r = app.client.get(&url).send().await.unwrap();
+        let r = app.get_url(&url).await;
         assert_eq!(r.status(), StatusCode::OK);
         let next = next_link(&r);
         let page: Vec<Value> = r.json().await.unwrap();
@@ -181,20 +161,10 @@ async fn pagination_has_no_duplicates_or_gaps() {
 async fn list_limits_and_cursor_errors() {
     let app = TestApp::spawn().await;
     for bad in ["0", "101", "abc", "-1"] {
-        let r = app
-            .client
-            .get(app.at(&format!("/posts?limit={bad}")))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get(&format!("/posts?limit={bad}")).await;
         assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
     }
-    let r = app
-        .client
-        .get(app.at("/posts?cursor=forged"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/posts?cursor=forged").await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_cursor").await;
 }
 
@@ -249,7 +219,7 @@ async fn list_etag_and_304() {
     let app = TestApp::spawn().await;
     let token = app.user("alice").await;
     app.new_post(&token, "one", "b").await;
-    let r = app.client.get(app.at("/posts")).send().await.unwrap();
+    let r = app.get("/posts").await;
     let etag = r
         .headers()
         .get("etag")
@@ -258,24 +228,16 @@ async fn list_etag_and_304() {
         .unwrap()
         .to_string();
     let r = app
-        .client
-        .get(app.at("/posts"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .get_with("/posts", &[("if-none-match", etag.as_str())])
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(r.headers().get("etag").unwrap().to_str().unwrap(), etag);
     assert!(r.bytes().await.unwrap().is_empty());
     // A write changes the answer and its ETag.
     app.new_post(&token, "two", "b").await;
     let r = app
-        .client
-        .get(app.at("/posts"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .get_with("/posts", &[("if-none-match", etag.as_str())])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_ne!(r.headers().get("etag").unwrap().to_str().unwrap(), etag);
     let v: Vec<Value> = r.json().await.unwrap();

@@ -14,7 +14,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{assert_error, png_bytes, TestApp};
+use crate::helpers::{assert_error, png_bytes, TestApp, API_BIN};
 
 /// An error answer that is the JSON error body with `status` and `code`.
 async fn assert_json_error(r: Response, status: StatusCode, code: &str) -> Value {
@@ -134,7 +134,7 @@ async fn a_broken_store_answers_503_without_details_and_logs_them_with_the_reque
         (env::LOG_FORMAT, "text"),
         ("RUST_LOG", "info"),
     ];
-    let mut app = TestApp::binary(&data, &envs, Stdio::piped()).await;
+    let mut app = TestApp::binary(API_BIN, &data, &envs, Stdio::piped()).await;
     let token = app.user("alice").await;
     let post = app.new_post(&token, "t", "b").await;
     let id = post["id"].as_str().unwrap().to_string();
@@ -237,7 +237,7 @@ async fn client_chosen_values_cannot_forge_log_lines_and_are_clipped() {
         (env::LOG_FORMAT, "text"),
         ("RUST_LOG", "info"),
     ];
-    let mut app = TestApp::binary(tmp.path(), &envs, Stdio::piped()).await;
+    let mut app = TestApp::binary(API_BIN, tmp.path(), &envs, Stdio::piped()).await;
     // A username with a newline and a fake log line after it.
     let forged = "2026-12-03T00:00:00.000000Z  INFO user=\"admin\" forged: login ok";
     let r = app
@@ -260,12 +260,8 @@ async fn client_chosen_values_cannot_forge_log_lines_and_are_clipped() {
     let long_id = "i".repeat(1000);
     let long_path = format!("/posts/{}", "p".repeat(5000));
     let r = app
-        .client
-        .get(app.at(&long_path))
-        .header("x-request-id", &long_id)
-        .send()
-        .await
-        .unwrap();
+        .get_with(&long_path, &[("x-request-id", long_id.as_str())])
+        .await;
     assert_json_error(r, StatusCode::BAD_REQUEST, "invalid_id").await;
 
     let log = stop_and_read_log(&mut app);
@@ -327,7 +323,7 @@ async fn the_data_dir_database_pictures_and_secret_are_private_and_exposed_ones_
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let data = tmp.path().join("data");
     let envs = [(env::LABELER_WORKERS, "0"), (env::LOG_FORMAT, "text")];
-    let mut app = TestApp::binary(&data, &envs, Stdio::piped()).await;
+    let mut app = TestApp::binary(API_BIN, &data, &envs, Stdio::piped()).await;
     let token = app.user("alice").await;
     let post = app.new_post(&token, "t", "b").await;
     let (put, key) = app
@@ -379,7 +375,7 @@ async fn the_data_dir_database_pictures_and_secret_are_private_and_exposed_ones_
     for (path, m) in &widened {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m)).unwrap();
     }
-    let mut again = TestApp::binary(&data, &envs, Stdio::piped()).await;
+    let mut again = TestApp::binary(API_BIN, &data, &envs, Stdio::piped()).await;
     let log = stop_and_read_log(&mut again);
     for (path, m) in &widened {
         let shown = format!("path={}", path.display());

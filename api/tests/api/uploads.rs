@@ -15,17 +15,16 @@ async fn signed_url_for_own_post_and_both_aliases() {
     let id = post["id"].as_str().unwrap();
     for path in ["/signedUrlPut", "/getSignedUrlPut"] {
         let r = app
-            .client
-            .get(app.at(path))
-            .query(&[
-                ("filename", "cat.jpg"),
-                ("filetype", "image/jpeg"),
-                ("postId", id),
-            ])
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+            .signed_url_request(
+                path,
+                &[
+                    ("filename", "cat.jpg"),
+                    ("filetype", "image/jpeg"),
+                    ("postId", id),
+                ],
+                Some(&token),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         let v: Value = r.json().await.unwrap();
         let key = v["objectName"].as_str().unwrap();
@@ -79,25 +78,20 @@ async fn signed_url_errors() {
     )
     .await;
     let r = app
-        .client
-        .get(app.at("/signedUrlPut"))
-        .query(&[("postId", id)])
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+        .signed_url_request("/signedUrlPut", &[("postId", id)], Some(&alice))
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "missing_parameter").await;
     let r = app
-        .client
-        .get(app.at("/signedUrlPut"))
-        .query(&[
-            ("postId", id),
-            ("filename", "a.png"),
-            ("filetype", "image/png"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .signed_url_request(
+            "/signedUrlPut",
+            &[
+                ("postId", id),
+                ("filename", "a.png"),
+                ("filetype", "image/png"),
+            ],
+            None,
+        )
+        .await;
     assert_error(r, StatusCode::UNAUTHORIZED, "missing_token").await;
 }
 
@@ -128,14 +122,7 @@ async fn path_tricks_in_filenames_are_sanitized() {
         assert!(key.len() < 200, "{key}");
         // And the upload really lands inside the post's folder.
         let url = v["uploadURL"].as_str().unwrap();
-        let put = app
-            .client
-            .put(url)
-            .header("content-type", "image/png")
-            .body(png_bytes())
-            .send()
-            .await
-            .unwrap();
+        let put = app.put_object(url, "image/png", png_bytes()).await;
         assert_eq!(put.status(), StatusCode::OK, "{name:?}");
     }
     let dir = app
@@ -161,7 +148,7 @@ async fn upload_then_picture_is_served_and_labels_show_up() {
     assert_eq!(v["label_status"], "pending");
     assert!(v.get("labels").is_none());
     let image = v["image"].as_str().expect("image URL");
-    let r = app.client.get(image).send().await.unwrap();
+    let r = app.get_url(image).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/png");
     assert!(r.headers()["cache-control"]
@@ -171,12 +158,8 @@ async fn upload_then_picture_is_served_and_labels_show_up() {
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(r.bytes().await.unwrap().to_vec(), png_bytes());
     let r = app
-        .client
-        .get(image)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .get_url_with(image, &[("if-none-match", etag.as_str())])
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
 
     // A labeler writes labels (through the store, as the in-process workers do).
@@ -229,17 +212,11 @@ async fn delete_removes_the_pictures() {
         .as_str()
         .unwrap()
         .to_string();
-    let r = app
-        .client
-        .delete(app.at(&format!("/posts/{}", urlencoding::encode(id))))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_post(id, Some(&token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(!file.exists());
     assert_error(
-        app.client.get(image).send().await.unwrap(),
+        app.get_url(&image).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )

@@ -2,7 +2,6 @@
 //! and installed into the test venv by scripts/venv.sh) on 127.0.0.1 on a free port.
 //! No AWS account and no SDK mocks: the tests talk HTTP to it like to AWS.
 //! If it cannot start, the test fails with a message saying how to install it.
-#![allow(dead_code)]
 
 use postagram_core::settings::env;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,9 +17,11 @@ pub struct Moto {
     pub url: String,
 }
 
+/// The repository root: this crate is `core/testkit/`.
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map(PathBuf::from)
         .unwrap_or_default()
 }
@@ -114,6 +115,7 @@ impl Moto {
     }
 
     /// Settings that point every client at the emulator.
+    #[cfg(feature = "aws")]
     pub fn settings(&self) -> postagram_core::aws::AwsSettings {
         postagram_core::aws::AwsSettings {
             region: Some("us-east-1".into()),
