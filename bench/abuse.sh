@@ -3,9 +3,9 @@
 # server (release build) is attacked once and its peak RSS (VmHWM) is put next to the bound
 # its settings allow; the same attack runs against the server as it was before the limits
 # (BASE_REV, built from a detached worktree in bench/out/) for comparison. Then
-# GET /posts?limit=20 throughput (wrk -t2 -c64, median of RUNS) of both servers as a ratio
-# of the minimal axum handler, all three interleaved in the same run: the limits must not
-# cost more than 5 % of that ratio.
+# GET /posts?limit=20 throughput (wrk -t2 -c64, median of 2 × RUNS) of both servers as a
+# ratio of the minimal axum handler, all three interleaved in the same run: the limits
+# must not cost more than 5 % of that ratio.
 #
 # Usage: bench/abuse.sh [RUNS] [DURATION] [BASE_REV]     (defaults: 3 runs of 10s, 2020426 =
 #        main before the hostile-traffic work)
@@ -39,7 +39,7 @@ build "$ROOT" cur "$CARGO_TARGET_DIR"
 
 PORT=18281; CPORT=18282; URL="http://127.0.0.1:$PORT"
 API_PID=; CEIL_PID=; DATA=
-cleanup() { kill $API_PID $CEIL_PID 2>/dev/null || true; wait 2>/dev/null || true; [ -n "$DATA" ] && rm -rf "$DATA"; }
+cleanup() { kill $API_PID $CEIL_PID 2>/dev/null || true; wait 2>/dev/null || true; if [ -n "$DATA" ]; then rm -rf "$DATA"; fi; }
 trap cleanup EXIT
 
 # The documented settings every attack runs with (the defaults, written out so the bound
@@ -91,7 +91,7 @@ done
 bound() { # the bound of each attack in MB above idle, from the settings above
     case $1 in
         junk) echo "cache $((LIST_CACHE_BYTES / 1048576)) + in flight $JUNK_PAR × 4 = $((LIST_CACHE_BYTES / 1048576 + JUNK_PAR * 4))" ;;
-        signups) echo "$HASH_CONCURRENCY hashes × $((ARGON2_KIB / 1024)) = $((HASH_CONCURRENCY * ARGON2_KIB / 1024))" ;;
+        signups) echo "$HASH_CONCURRENCY hashes × $((ARGON2_KIB / 1024)) = $((HASH_CONCURRENCY * ARGON2_KIB / 1024)), + the buffers of 200 open requests" ;;
         halfopen) echo "closed after ${HEADER_TIMEOUT} s" ;;
         png*) echo "decode budget $DECODE_BUDGET_MIB" ;;
     esac
@@ -106,9 +106,12 @@ trap 'cleanup; rm -rf "$SEED_BASE" "$SEED_CUR"' EXIT
 until curl -sf "http://127.0.0.1:$CPORT/posts" >/dev/null; do sleep 0.01; done
 wrk_rps() { wrk -t2 -c64 -d"$DUR" "$1" | awk '/Requests\/sec/{print $2}'; }
 declare -A RPS
+# Each round runs ceiling, before, after, after, before (ABBA): on this noisy machine
+# whatever runs later in a round tends to be slower, which a fixed order would charge to
+# one side.
 for i in $(seq "$RUNS"); do
     RPS[ceiling]+="$(wrk_rps "http://127.0.0.1:$CPORT/posts") "
-    for p in base cur; do
+    for p in base cur cur base; do
         seed=SEED_BASE; [ $p = cur ] && seed=SEED_CUR
         DATA="${!seed}" DATA_KEEP=1 start $p
         RPS[$p]+="$(wrk_rps "$URL/posts?limit=20") "
@@ -134,7 +137,7 @@ c=$(echo "${RPS[ceiling]}" | median); b=$(echo "${RPS[base]}" | median); a=$(ech
     echo
     echo "Attacks (bench/abuse.py): **junk** = $JUNK_N × \`GET /posts?limit=100&x=<i>\` ($JUNK_PAR at a time) over 100 posts of 40 KB; **signups** = 200 sign-ups at once; **halfopen** = 500 connections that never finish their headers, held $((HEADER_TIMEOUT + 3)) s; **png8000/png6000** = two 16-bit RGB PNGs of that side uploaded at once (0.5 MB / 0.3 MB on disk; 576 MB / 324 MB to decode)."
     echo
-    echo "| GET /posts?limit=20 (wrk -t2 -c64 -d$DUR, median of $RUNS) | requests/s | of ceiling |"
+    echo "| GET /posts?limit=20 (wrk -t2 -c64 -d$DUR; median of $RUNS for the ceiling, $((2 * RUNS)) for each server, ABBA order) | requests/s | of ceiling |"
     echo "|---|---|---|"
     awk -v c="$c" -v b="$b" -v a="$a" 'BEGIN{
         printf "| ceiling: minimal axum JSON handler | %.0f | 100 %% |\n", c;
