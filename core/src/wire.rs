@@ -40,6 +40,10 @@ pub struct PostView {
     pub label_error: Option<String>,
     /// Creation time, RFC 3339.
     pub created_at: DateTime<Utc>,
+    /// Time of the last edit of the title or body (`PATCH /posts/{id}`), RFC 3339;
+    /// absent until the post is edited (the original web app does not know it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// Body of `POST /posts`.
@@ -52,6 +56,52 @@ pub struct NewPost {
     /// 1–10 000 characters.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::body))]
     pub body: String,
+}
+
+/// Body of `PATCH /posts/{id}`: the fields to change, at least one. A field that is
+/// present must be a string (`null` is refused, not read as "unchanged"), and unknown
+/// fields are refused, so a misspelt field cannot make an edit that silently does nothing.
+/// Its OpenAPI schema is written in `crate::schemas::post_edit` (the derive cannot say
+/// "at least one property").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostEdit {
+    /// New title, 1–200 characters.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub title: Option<String>,
+    /// New body, 1–10 000 characters.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub body: Option<String>,
+}
+
+/// A field that, when present, is a string: `null` is a type error like any other.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PostEdit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schemas::post_edit().into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PostEdit {}
+
+impl PostEdit {
+    /// True when the edit changes nothing (no field given).
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.body.is_none()
+    }
 }
 
 /// Body of `POST /auth/signup` and `POST /auth/login`.
