@@ -593,15 +593,20 @@ pub async fn edits_show_everywhere_and_keep_labels(store: Store, caps: Caps) {
     if let Some(found) = search(&store, caps, "cappuccino").await {
         assert_eq!(found, ["cappuccino evening"], "new title words are found");
         assert!(
-            search(&store, caps, "espresso").await.unwrap().is_empty(),
+            search(&store, caps, "espresso")
+                .await
+                .expect("text search")
+                .is_empty(),
             "old title words are gone"
         );
         assert_eq!(
-            search(&store, caps, "croissant").await.unwrap(),
+            search(&store, caps, "croissant")
+                .await
+                .expect("text search"),
             ["cappuccino evening"]
         );
         assert_eq!(
-            search(&store, caps, "cat").await.unwrap(),
+            search(&store, caps, "cat").await.expect("text search"),
             ["cappuccino evening"],
             "labels stay searchable"
         );
@@ -617,7 +622,10 @@ pub async fn edits_show_everywhere_and_keep_labels(store: Store, caps: Caps) {
     if let Some(found) = search(&store, caps, "foam").await {
         assert_eq!(found, ["cappuccino evening"]);
         assert!(
-            search(&store, caps, "croissant").await.unwrap().is_empty(),
+            search(&store, caps, "croissant")
+                .await
+                .expect("text search")
+                .is_empty(),
             "old body words are gone"
         );
     }
