@@ -58,33 +58,54 @@ pub struct NewPost {
     pub body: String,
 }
 
-/// Body of `PATCH /posts/{id}`: the fields to change, at least one. A field that is
-/// present must be a string (`null` is refused, not read as "unchanged"), and unknown
-/// fields are refused, so a misspelt field cannot make an edit that silently does nothing.
-/// Its OpenAPI schema is written in `crate::schemas::post_edit` (the derive cannot say
-/// "at least one property").
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Body of `PATCH /posts/{id}`: the fields to change, at least one (checked by
+/// `validate::post_edit`). Read strictly, by hand (serde's derive would also take a JSON
+/// array as the fields in order, and `null` as "unchanged"): an object whose fields are
+/// `title` and/or `body`, each a string, once; anything else is a type error (422), so a
+/// misspelt field cannot make an edit that silently does nothing. Its OpenAPI schema is
+/// written in `crate::schemas::post_edit` (the derive cannot say "at least one property").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PostEdit {
     /// New title, 1–200 characters.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// New body, 1–10 000 characters.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 
-/// A field that, when present, is a string: `null` is a type error like any other.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    String::deserialize(d).map(Some)
+impl<'de> Deserialize<'de> for PostEdit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = PostEdit;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object with `title` and/or `body`")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PostEdit, A::Error> {
+                use serde::de::Error;
+                let mut edit = PostEdit::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let (name, slot) = match key.as_str() {
+                        "title" => ("title", &mut edit.title),
+                        "body" => ("body", &mut edit.body),
+                        other => return Err(A::Error::unknown_field(other, &["title", "body"])),
+                    };
+                    if slot.is_some() {
+                        return Err(A::Error::duplicate_field(name));
+                    }
+                    *slot = Some(map.next_value::<String>()?);
+                }
+                Ok(edit)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 #[cfg(feature = "openapi")]
@@ -157,4 +178,34 @@ pub struct ErrorBody {
     pub error: String,
     /// Human-readable explanation.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A present field is a string: `null` and unknown fields are errors, absent is `None`.
+    #[test]
+    fn post_edits_parse_strictly() {
+        let parse = |s: &str| serde_json::from_str::<PostEdit>(s);
+        assert_eq!(
+            parse(r#"{"title":"t"}"#).expect("title only"),
+            PostEdit {
+                title: Some("t".into()),
+                body: None
+            }
+        );
+        assert!(parse("{}").expect("empty parses").is_empty());
+        for bad in [
+            r#"{"title":null}"#,
+            r#"{"body":null,"title":"t"}"#,
+            r#"{"title":"t","extra":1}"#,
+            r#"{"title":1}"#,
+            r#"{"title":"a","title":"b"}"#,
+            r#"["title"]"#,
+            r#""title""#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 }
