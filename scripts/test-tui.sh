@@ -4,7 +4,7 @@
 # Starts the `postagram-api` binary on a free port with a temporary data dir, runs
 # `postagram` inside tmux (120x40, its own tmux server socket, a temporary XDG_CONFIG_HOME)
 # and drives it with send-keys / capture-pane: sign up, write a post, attach a real photo,
-# watch the upload finish, (wait for labels), search, delete, quit — then checks that the
+# watch the upload finish, (wait for labels), search, edit, delete, quit — then checks that the
 # terminal was restored (alternate screen left, stty settings back, mouse released).
 #
 # Environment:
@@ -181,6 +181,15 @@ step "search prompt" wait_for "Search"
 text "harbour"; keys Enter
 step "search tab with the post" wait_for "[/harbour]"
 step "search finds it" wait_for "Posts (1)"
+
+keys e
+step "e opens your post for editing" wait_for "Edit post"
+text " at noon"
+keys C-s
+step "edit saved" wait_for "Saved “Sunny harbour at noon”" 15
+step "the search tab shows the edited post" wait_for "Sunny harbour at noon"
+curl -fs "$SERVER/posts?q=noon" | grep -qF '"title":"Sunny harbour at noon"' \
+  && ok "server finds the edit by its new words" || fail "server finds the edit by its new words"
 
 keys d
 step "delete asks for confirmation" wait_for "and its picture?"

@@ -95,6 +95,7 @@ fn cors(config: &Config) -> anyhow::Result<CorsLayer> {
             Method::GET,
             Method::POST,
             Method::PUT,
+            Method::PATCH,
             Method::DELETE,
             Method::OPTIONS,
         ])

@@ -71,6 +71,7 @@ async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
             label_status: LabelStatus::None,
             label_error: None,
             created_at: base + chrono::Duration::seconds(i as i64),
+            updated_at: None,
         })
         .collect();
     store.import_posts(&posts).await.expect("import");

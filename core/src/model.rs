@@ -27,6 +27,8 @@ pub struct Post {
     pub label_error: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Time of the last edit of title or body; `None` until edited.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Post {
@@ -42,6 +44,7 @@ impl Post {
             label_status: LabelStatus::None,
             label_error: None,
             created_at,
+            updated_at: None,
         }
     }
 
@@ -62,6 +65,7 @@ impl Post {
             label_status: self.label_status,
             label_error: self.label_error.clone(),
             created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }

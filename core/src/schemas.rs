@@ -62,6 +62,24 @@ pub fn body() -> Object {
         .build()
 }
 
+/// The body of `PATCH /posts/{id}` ([`crate::wire::PostEdit`]): `title` and/or `body`,
+/// each constrained like a new post's, at least one of them, nothing else (the server
+/// refuses unknown fields and `null`).
+pub fn post_edit() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "the fields to change: `title`, `body` or both; at least one, no other field",
+        ))
+        .property("title", title())
+        .property("body", body())
+        .min_properties(Some(1))
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ))
+        .build()
+}
+
 /// A username: `USERNAME_MIN`–`USERNAME_MAX` characters of `[A-Za-z0-9_.-]`.
 pub fn username() -> Object {
     string()

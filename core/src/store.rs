@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::id::PostId;
 use crate::label::Label;
 use crate::model::{Post, User};
-use crate::wire::NewPost;
+use crate::wire::{NewPost, PostEdit};
 
 /// Largest page a list call returns.
 pub const MAX_PAGE: usize = 100;
@@ -129,6 +129,11 @@ pub trait PostStore: Send + Sync + 'static {
     async fn get_post(&self, id: PostId) -> Result<Option<Post>, StoreError>;
     /// Lists posts newest first with filters and cursor pagination.
     async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError>;
+    /// Changes the title and/or body of a post (a validated, non-empty edit) and sets its
+    /// `updated_at`; the search index follows, labels and the label index stay as they
+    /// are. Returns the edited post; `NotFound` when there is no such post (also when it
+    /// is deleted meanwhile: an edit never brings a post back).
+    async fn update_post(&self, id: PostId, edit: PostEdit) -> Result<Post, StoreError>;
     /// Deletes a post with its labels and label jobs; returns it, or `None` if unknown.
     async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError>;
     /// Records that `object_key`, uploaded at `uploaded_at_ms` (Unix milliseconds), is now

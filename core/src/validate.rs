@@ -59,6 +59,23 @@ pub fn body(value: &str) -> Result<(), InvalidField> {
     Ok(())
 }
 
+/// An edit of a post (`PATCH /posts/{id}`): at least one field, each as on a new post.
+pub fn post_edit(edit: &crate::wire::PostEdit) -> Result<(), InvalidField> {
+    if edit.is_empty() {
+        return Err(invalid(
+            "title, body",
+            "at least one of `title` and `body` is required",
+        ));
+    }
+    if let Some(t) = &edit.title {
+        title(t)?;
+    }
+    if let Some(b) = &edit.body {
+        body(b)?;
+    }
+    Ok(())
+}
+
 /// A username: 3–32 characters of `[A-Za-z0-9_.-]`.
 pub fn username(value: &str) -> Result<(), InvalidField> {
     check_len("username", value, USERNAME_MIN, USERNAME_MAX)?;
@@ -96,6 +113,31 @@ mod tests {
     fn bodies() {
         assert!(body(&"x".repeat(10_000)).is_ok());
         assert!(body(&"x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn edits() {
+        use crate::wire::PostEdit;
+        let edit = |t: Option<&str>, b: Option<&str>| PostEdit {
+            title: t.map(String::from),
+            body: b.map(String::from),
+        };
+        assert!(post_edit(&edit(Some("t"), None)).is_ok());
+        assert!(post_edit(&edit(None, Some("b"))).is_ok());
+        assert!(post_edit(&edit(Some("t"), Some("b"))).is_ok());
+        assert_eq!(
+            post_edit(&edit(None, None)).unwrap_err().field,
+            "title, body"
+        );
+        assert_eq!(
+            post_edit(&edit(Some(" "), Some("b"))).unwrap_err().field,
+            "title"
+        );
+        let long = "b".repeat(BODY_MAX + 1);
+        assert_eq!(
+            post_edit(&edit(Some("t"), Some(&long))).unwrap_err().field,
+            "body"
+        );
     }
 
     #[test]

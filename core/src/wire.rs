@@ -40,6 +40,10 @@ pub struct PostView {
     pub label_error: Option<String>,
     /// Creation time, RFC 3339.
     pub created_at: DateTime<Utc>,
+    /// Time of the last edit of the title or body (`PATCH /posts/{id}`), RFC 3339;
+    /// absent until the post is edited (the original web app does not know it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// Body of `POST /posts`.
@@ -52,6 +56,73 @@ pub struct NewPost {
     /// 1–10 000 characters.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::body))]
     pub body: String,
+}
+
+/// Body of `PATCH /posts/{id}`: the fields to change, at least one (checked by
+/// `validate::post_edit`). Read strictly, by hand (serde's derive would also take a JSON
+/// array as the fields in order, and `null` as "unchanged"): an object whose fields are
+/// `title` and/or `body`, each a string, once; anything else is a type error (422), so a
+/// misspelt field cannot make an edit that silently does nothing. Its OpenAPI schema is
+/// written in `crate::schemas::post_edit` (the derive cannot say "at least one property").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PostEdit {
+    /// New title, 1–200 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// New body, 1–10 000 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for PostEdit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = PostEdit;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object with `title` and/or `body`")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PostEdit, A::Error> {
+                use serde::de::Error;
+                let mut edit = PostEdit::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let (name, slot) = match key.as_str() {
+                        "title" => ("title", &mut edit.title),
+                        "body" => ("body", &mut edit.body),
+                        other => return Err(A::Error::unknown_field(other, &["title", "body"])),
+                    };
+                    if slot.is_some() {
+                        return Err(A::Error::duplicate_field(name));
+                    }
+                    *slot = Some(map.next_value::<String>()?);
+                }
+                Ok(edit)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PostEdit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schemas::post_edit().into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PostEdit {}
+
+impl PostEdit {
+    /// True when the edit changes nothing (no field given).
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.body.is_none()
+    }
 }
 
 /// Body of `POST /auth/signup` and `POST /auth/login`.
@@ -107,4 +178,34 @@ pub struct ErrorBody {
     pub error: String,
     /// Human-readable explanation.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A present field is a string: `null` and unknown fields are errors, absent is `None`.
+    #[test]
+    fn post_edits_parse_strictly() {
+        let parse = |s: &str| serde_json::from_str::<PostEdit>(s);
+        assert_eq!(
+            parse(r#"{"title":"t"}"#).expect("title only"),
+            PostEdit {
+                title: Some("t".into()),
+                body: None
+            }
+        );
+        assert!(parse("{}").expect("empty parses").is_empty());
+        for bad in [
+            r#"{"title":null}"#,
+            r#"{"body":null,"title":"t"}"#,
+            r#"{"title":"t","extra":1}"#,
+            r#"{"title":1}"#,
+            r#"{"title":"a","title":"b"}"#,
+            r#"["title"]"#,
+            r#""title""#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 }

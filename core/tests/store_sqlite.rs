@@ -56,6 +56,18 @@ async fn the_generation_moves_with_changes_only() {
         .expect("post");
     let g2 = store.generation();
     assert!(g2 > g1, "a new post is a change");
+    store
+        .update_post(
+            post.id,
+            postagram_core::wire::PostEdit {
+                title: Some("edited".into()),
+                body: None,
+            },
+        )
+        .await
+        .expect("edit");
+    let g3 = store.generation();
+    assert!(g3 > g2, "an edit is a change");
     store.delete_post(post.id).await.expect("delete");
-    assert!(store.generation() > g2, "a delete is a change");
+    assert!(store.generation() > g3, "a delete is a change");
 }

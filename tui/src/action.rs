@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
-use postagram_core::wire::{Credentials, NewPost, PostView, TokenView};
+use postagram_core::wire::{Credentials, NewPost, PostEdit, PostView, TokenView};
 use ratatui::layout::Rect;
 use ratatui_image::protocol::Protocol;
 
@@ -49,6 +49,8 @@ pub enum Action {
     },
     /// `POST /posts` finished.
     PostCreated(Result<PostView, ApiError>),
+    /// `PATCH /posts/{id}` finished.
+    PostEdited(Result<PostView, ApiError>),
     /// Upload progress of the attachment.
     UploadProgress {
         /// The post the picture belongs to.
@@ -132,6 +134,15 @@ pub enum Effect {
         token: String,
         /// Title and body.
         post: NewPost,
+    },
+    /// Change the title and/or body of one of your posts.
+    EditPost {
+        /// Bearer token.
+        token: String,
+        /// The post.
+        id: String,
+        /// The changed fields.
+        edit: PostEdit,
     },
     /// Ask for a signed URL and upload a file to it, reporting progress.
     Upload {

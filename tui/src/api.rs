@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use postagram_core::wire::{Credentials, ErrorBody, NewPost, PostView, SignedUrlView, TokenView};
+use postagram_core::wire::{
+    Credentials, ErrorBody, NewPost, PostEdit, PostView, SignedUrlView, TokenView,
+};
 use reqwest::StatusCode;
 
 /// How long an ordinary JSON request may take.
@@ -258,6 +260,23 @@ impl ApiClient {
             .bearer_auth(token)
             .timeout(REQUEST_TIMEOUT)
             .json(post);
+        let resp = self.send(req).await?;
+        self.json(resp).await
+    }
+
+    /// `PATCH /posts/{id}`: changes the title and/or body of one of your posts.
+    pub async fn edit_post(
+        &self,
+        token: &str,
+        id: &str,
+        edit: &PostEdit,
+    ) -> Result<PostView, ApiError> {
+        let req = self
+            .http
+            .patch(self.url(&format!("/posts/{}", urlencoding::encode(id))))
+            .bearer_auth(token)
+            .timeout(REQUEST_TIMEOUT)
+            .json(edit);
         let resp = self.send(req).await?;
         self.json(resp).await
     }

@@ -198,6 +198,7 @@ impl App {
             Action::PostsPolled(results) => self.feed.on_polled(results, &ctx!(self)),
             Action::LoggedIn { username, result } => self.login.on_logged_in(username, result),
             Action::PostCreated(result) => self.compose.on_post_created(result, &ctx!(self)),
+            Action::PostEdited(result) => self.compose.on_post_edited(result, &ctx!(self)),
             Action::UploadProgress {
                 post_id,
                 sent,
@@ -266,7 +267,14 @@ impl App {
             Nav::Prompt(p) => self.overlay = Some(Overlay::Prompt(p)),
             Nav::Confirm(c) => self.overlay = Some(Overlay::Confirm(c)),
             Nav::Feed => self.screen = Screen::Feed,
-            Nav::Compose => self.screen = Screen::Compose,
+            Nav::Compose => {
+                self.compose.new_post();
+                self.screen = Screen::Compose;
+            }
+            Nav::Edit(post) => match self.compose.start_edit(post) {
+                Ok(()) => self.screen = Screen::Compose,
+                Err(why) => self.info(Level::Error, why),
+            },
             Nav::Login { after, reason } => self.open_login(after, reason),
             Nav::LoginCancelled(after) => {
                 self.screen = Screen::Feed;
@@ -308,6 +316,12 @@ impl App {
                     "Your session is not valid any more — please log in again.",
                 );
                 return vec![Effect::SaveConfig(self.config())];
+            }
+            Nav::Saved(post) => {
+                if self.screen == Screen::Compose {
+                    self.screen = Screen::Feed;
+                }
+                return vec![self.feed.show_edited_post(post, ctx!(self).me())];
             }
             Nav::Posted(post) => {
                 if self.screen == Screen::Compose {

@@ -75,6 +75,8 @@ pub enum Command {
     NewPost,
     /// Delete the selected post (own posts only).
     Delete,
+    /// Edit the selected post in the compose screen (own posts only).
+    Edit,
     /// Open the picture with the system opener.
     OpenPicture,
     /// Scroll the detail pane up.
@@ -316,6 +318,14 @@ pub static KEYMAP: &[Binding] = &[
     ),
     b(
         X::Feed,
+        &[k('e')],
+        C::Edit,
+        "edit",
+        "Edit the selected post's title and body (yours only)",
+        true,
+    ),
+    b(
+        X::Feed,
         &[k('d')],
         C::Delete,
         "delete",
@@ -361,8 +371,8 @@ pub static KEYMAP: &[Binding] = &[
         X::Compose,
         &[ctrl('s')],
         C::Submit,
-        "post",
-        "Create the post and upload the picture",
+        "post / save",
+        "Create the post (or save the edit) and upload the picture",
         true,
     ),
     b(

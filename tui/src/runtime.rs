@@ -118,6 +118,11 @@ impl Executor {
                     send(Action::PostCreated(api.create_post(&token, &post).await));
                 });
             }
+            Effect::EditPost { token, id, edit } => {
+                tokio::spawn(async move {
+                    send(Action::PostEdited(api.edit_post(&token, &id, &edit).await));
+                });
+            }
             Effect::Upload {
                 token,
                 post_id,

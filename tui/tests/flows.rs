@@ -575,3 +575,92 @@ async fn forbidden_too_large_and_server_down() {
         down.status()
     );
 }
+
+/// `e` on your own post opens the compose screen prefilled; Ctrl-S sends the PATCH; the
+/// feed shows the new text and the server (and its search) has it. Others' posts are not
+/// editable, and Esc leaves an edit without changing anything.
+#[tokio::test]
+async fn edit_own_post_from_the_feed() {
+    let server = Server::start(|_| {}).await;
+    let alice = server.token("alice").await;
+    let bob = server.token("bob").await;
+    let mine = server.post(&alice, "Harbour", "fog").await;
+    server.post(&bob, "Bob's boat", "sails").await;
+
+    let mut h = Harness::new(&server.url, Some(session_for("alice", &alice)));
+    h.start();
+    h.until("feed", |a| a.feed.loaded).await;
+    assert_eq!(h.app.feed.posts[0].title, "Bob's boat", "newest first");
+
+    // Bob's post: not editable.
+    let before = h.effects.len();
+    h.char('e');
+    assert_eq!(h.app.screen, Screen::Feed);
+    assert!(h.status().contains("only edit your own"), "{}", h.status());
+    assert_eq!(h.effects.len(), before, "nothing sent");
+
+    // Alice's: prefilled; Esc leaves it unchanged.
+    h.char('j');
+    h.char('e');
+    assert_eq!(h.app.screen, Screen::Compose);
+    assert_eq!(h.app.compose.title.text(), "Harbour");
+    assert_eq!(h.app.compose.body.text(), "fog");
+    h.type_text(" at dawn");
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.screen, Screen::Feed);
+    assert!(h.app.compose.editing.is_none());
+    h.char('e');
+    assert_eq!(
+        h.app.compose.title.text(),
+        "Harbour",
+        "the cancelled edit is gone"
+    );
+
+    // Edit the title, save.
+    h.type_text(" at dawn");
+    h.ctrl('s');
+    assert!(h.took(|e| matches!(e, Effect::EditPost { id, edit, .. }
+        if *id == mine.id.wire() && edit.title.as_deref() == Some("Harbour at dawn") && edit.body.is_none())));
+    h.until("saved", |a| {
+        a.screen == Screen::Feed && a.compose.editing.is_none()
+    })
+    .await;
+    assert!(
+        h.status().contains("Saved “Harbour at dawn”"),
+        "{}",
+        h.status()
+    );
+    h.until("feed reloaded", |a| a.feed.loading.is_none()).await;
+    let sel = h.app.feed.selected_post().expect("selected").clone();
+    assert_eq!(sel.id, mine.id, "the edited post stays selected");
+    assert_eq!(sel.title, "Harbour at dawn");
+    assert_eq!(sel.body, "fog");
+    assert!(sel.updated_at.is_some());
+
+    // The server has it, and finds it by its new words.
+    let got: PostView = server
+        .http
+        .get(format!(
+            "{}/posts/{}",
+            server.url,
+            urlencoding::encode(&mine.id.wire())
+        ))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got.title, "Harbour at dawn");
+    let found: Vec<PostView> = server
+        .http
+        .get(format!("{}/posts?q=dawn", server.url))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, mine.id);
+}

@@ -1,4 +1,4 @@
-//! `/posts`: create, list (filters, cursor pages, ETag), get, delete.
+//! `/posts`: create, list (filters, cursor pages, ETag), get (ETag), edit, delete.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use postagram_core::model::Post;
 use postagram_core::settings::log::user_value;
 use postagram_core::store::{ListQuery, DEFAULT_PAGE, MAX_PAGE};
 use postagram_core::validate;
-use postagram_core::wire::{ErrorBody, NewPost, PostView};
+use postagram_core::wire::{ErrorBody, NewPost, PostEdit, PostView};
 use postagram_core::{parse_post_id, PostId};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -49,7 +49,7 @@ pub struct ListParams {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(list, create))
-        .routes(routes!(get_one, delete))
+        .routes(routes!(get_one, edit, delete))
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -217,22 +217,89 @@ pub async fn existing_post(state: &AppState, id: PostId) -> ApiResult<Post> {
         .ok_or_else(|| ApiError::NotFound(format!("post {id} not found")))
 }
 
+/// One post as JSON with its `ETag` (the body's, like the list's: an edit, new labels or
+/// a new picture URL change it), or 304 when `headers` has an `If-None-Match` naming it.
+async fn post_response(state: &AppState, headers: &HeaderMap, post: &Post) -> ApiResult<Response> {
+    let body = Bytes::from(
+        serde_json::to_vec(&view(state, post).await?)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    let etag =
+        HeaderValue::from_str(&etag_of(&body)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut resp = if not_modified(headers, etag.to_str().unwrap_or_default()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ETAG, etag);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
+
 /// One post.
 #[utoipa::path(get, path = "/posts/{id}", tag = "posts",
     params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
     responses(
-        (status = 200, description = "the post", body = PostView),
+        (status = 200, description = "the post; `ETag` changes when it does", body = PostView,
+            headers(("ETag" = String, description = "validator of this answer, for `If-None-Match`"))),
+        (status = 304, description = "not modified (If-None-Match)"),
         (status = 400, description = "malformed id", body = ErrorBody),
         (status = 404, description = "no such post", body = ErrorBody),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<PostView>> {
+) -> ApiResult<Response> {
     let id = path_id(&id)?;
     let post = existing_post(&state, id).await?;
-    Ok(Json(view(&state, &post).await?))
+    post_response(&state, &headers, &post).await
+}
+
+/// Edits one of your posts: its title, its body or both (checked like a new post's).
+/// Sets `updated_at`; search, lists and the post's `ETag` follow at once; labels and the
+/// picture stay. Counts against the same per-user budget as creating posts.
+#[utoipa::path(patch, path = "/posts/{id}", tag = "posts", request_body = PostEdit, security(("bearer" = [])),
+    params(("id" = String, Path, description = "`<uuid>` or `POST#<uuid>` (URL-encoded)")),
+    responses(
+        (status = 200, description = "the edited post, with its new `ETag`", body = PostView,
+            headers(("ETag" = String, description = "validator of the post as edited"))),
+        (status = 400, description = "malformed id or JSON", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 403, description = "someone else's post", body = ErrorBody),
+        (status = 404, description = "no such post", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "no field, an unknown field, or an invalid title or body", body = ErrorBody),
+        (status = 429, description = "too many posts and edits from this user; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, description = "store unavailable", body = ErrorBody),
+    ))]
+pub async fn edit(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(edit): ApiJson<PostEdit>,
+) -> ApiResult<Response> {
+    let id = path_id(&id)?;
+    let post = existing_post(&state, id).await?;
+    if post.user != user {
+        return Err(ApiError::Forbidden(
+            "only the author can edit a post".into(),
+        ));
+    }
+    validate::post_edit(&edit)?;
+    state
+        .limits
+        .posts
+        .check(&user)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let post = state.store.update_post(id, edit).await?;
+    tracing::info!(user = &*user_value(&user), post = %id, "post edited");
+    // Not conditional: the answer is always the post as edited.
+    post_response(&state, &HeaderMap::new(), &post).await
 }
 
 /// Deletes one of your posts, its pictures and its labels.

@@ -5,6 +5,8 @@
 //!   plus one `BatchGetItem` of the posts;
 //! - by id alone: the id item `POST#<uuid>`/`ID` names the author (cached: the author of a
 //!   post never changes), then a `GetItem` of the post, both strongly consistent;
+//! - an edit (`update_post`) is one conditional `UpdateItem` of the post item: title and
+//!   body live only there (the `feed` index projects it; no other item copies them);
 //! - writes that touch the label index (`set_image`, `set_labels`, `delete_post`) are
 //!   transactions guarded by the post's `rev` counter, so the index never disagrees with
 //!   the post;
@@ -17,7 +19,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
@@ -29,10 +32,10 @@ use crate::id::PostId;
 use crate::label::LabelStatus;
 use crate::model::{Post, User};
 use crate::store::{
-    is_late, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError,
+    fmt_time, is_late, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError,
     DEFAULT_PAGE, MAX_PAGE,
 };
-use crate::wire::NewPost;
+use crate::wire::{NewPost, PostEdit};
 
 /// How often an optimistic write is retried when another writer changed the post.
 const CONFLICT_RETRIES: usize = 8;
@@ -541,6 +544,54 @@ impl PostStore for DynamoStore {
             posts
         };
         Ok(page_of(posts, limit))
+    }
+
+    async fn update_post(&self, id: PostId, edit: PostEdit) -> Result<Post, StoreError> {
+        let not_found = || StoreError::NotFound(format!("post {id}"));
+        let Some(user) = self.owner(id.0).await? else {
+            return Err(not_found());
+        };
+        let mut sets = vec!["#updated = :updated", "#rev = #rev + :one"];
+        let mut upd = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(post_key(&user, id.0)))
+            // Never recreate a post deleted meanwhile (an update alone would write a
+            // partial item).
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":updated", s(fmt_time(stored_now()?)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew);
+        if let Some(title) = edit.title {
+            sets.push("#title = :title");
+            upd = upd
+                .expression_attribute_names("#title", "title")
+                .expression_attribute_values(":title", s(title));
+        }
+        if let Some(body) = edit.body {
+            sets.push("#body = :body");
+            upd = upd
+                .expression_attribute_names("#body", "body")
+                .expression_attribute_values(":body", s(body));
+        }
+        match upd
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+        {
+            Ok(out) => post_from_item(&out.attributes.unwrap_or_default()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                self.forget_owner(id.0);
+                Err(not_found())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {

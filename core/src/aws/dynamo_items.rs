@@ -4,7 +4,7 @@
 //! | item | PK | SK | other attributes |
 //! |---|---|---|---|
 //! | profile | `USER#<user>` | `PROFILE` | `username`, `password_hash`, `created_at` |
-//! | post | `USER#<user>` | `POST#<uuid>` | `GSI1PK=FEED#<shard>`, `GSI1SK=POST#<uuid>`, the post JSON fields, `rev` |
+//! | post | `USER#<user>` | `POST#<uuid>` | `GSI1PK=FEED#<shard>`, `GSI1SK=POST#<uuid>`, the post JSON fields (`updated_at` once edited), `rev` |
 //! | id | `POST#<uuid>` | `ID` | `user` (lookup by id alone, strongly consistent) |
 //! | label index | `LABEL#<label>` | `POST#<uuid>` | `user`, `confidence` |
 
@@ -183,6 +183,10 @@ pub(crate) fn post_from_item(item: &Item) -> Result<Post, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("bad label status `{status}`")))?,
         label_error: opt_s(item, "label_error"),
         created_at: parse_time(get_s(item, "created_at")?)?,
+        updated_at: opt_s(item, "updated_at")
+            .as_deref()
+            .map(parse_time)
+            .transpose()?,
     })
 }
 
@@ -258,6 +262,7 @@ mod tests {
             label_status: LabelStatus::None,
             label_error: None,
             created_at: parse_time("2026-01-02T03:04:05.678Z").expect("time"),
+            updated_at: None,
         };
         let item = new_post_item(&post);
         assert_eq!(post_from_item(&item).expect("parse"), post);

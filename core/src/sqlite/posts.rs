@@ -15,10 +15,10 @@ use crate::store::{
     fmt_time, is_late, parse_time, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore,
     StoreError, DEFAULT_PAGE, MAX_PAGE,
 };
-use crate::wire::NewPost;
+use crate::wire::{NewPost, PostEdit};
 
 const POST_COLUMNS: &str =
-    "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at";
+    "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at, p.updated_at";
 
 /// The `SELECT` of one page of posts, newest first, and its arguments. With a label it
 /// walks that label's `post_labels_feed` index (name, post id) in order, so a page costs
@@ -76,6 +76,7 @@ struct RawPost {
     label_status: String,
     label_error: Option<String>,
     created_at: String,
+    updated_at: Option<String>,
 }
 
 fn raw_post(r: &Row<'_>) -> rusqlite::Result<RawPost> {
@@ -89,6 +90,7 @@ fn raw_post(r: &Row<'_>) -> rusqlite::Result<RawPost> {
         label_status: r.get(6)?,
         label_error: r.get(7)?,
         created_at: r.get(8)?,
+        updated_at: r.get(9)?,
     })
 }
 
@@ -105,6 +107,7 @@ fn finish_post(raw: RawPost, labels: Vec<Label>) -> Result<Post, StoreError> {
         })?,
         label_error: raw.label_error,
         created_at: parse_time(&raw.created_at)?,
+        updated_at: raw.updated_at.as_deref().map(parse_time).transpose()?,
     })
 }
 
@@ -354,6 +357,38 @@ impl PostStore for SqliteStore {
                 posts: attach_labels(conn, raws)?,
                 next_cursor,
             })
+        })
+        .await
+    }
+
+    async fn update_post(&self, id: PostId, edit: PostEdit) -> Result<Post, StoreError> {
+        self.write(move |conn| {
+            let updated_at = fmt_time(stored_now()?);
+            let tx = conn.transaction().map_err(db_err)?;
+            // One statement changes the row and says which it was: no window between a
+            // read and the write for a delete to fall into.
+            let pk: Option<i64> = tx
+                .query_row(
+                    "UPDATE posts SET title = coalesce(?2, title), body = coalesce(?3, body),
+                     updated_at = ?4 WHERE id = ?1 RETURNING pk",
+                    params![id.uuid_str(), edit.title, edit.body, updated_at],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let Some(pk) = pk else {
+                return Err(StoreError::NotFound(format!("post {id}")));
+            };
+            tx.execute(
+                "UPDATE posts_fts SET title = coalesce(?2, title), body = coalesce(?3, body)
+                 WHERE rowid = ?1",
+                params![pk, edit.title, edit.body],
+            )
+            .map_err(db_err)?;
+            let post = get_post_tx(&tx, &id.uuid_str())?
+                .ok_or_else(|| StoreError::NotFound(format!("post {id}")))?;
+            tx.commit().map_err(db_err)?;
+            Ok(post)
         })
         .await
     }

@@ -61,6 +61,11 @@ const MIGRATIONS: &[&str] = &[
     UPDATE post_labels SET post_id = (SELECT id FROM posts WHERE posts.pk = post_labels.post_pk);
     CREATE INDEX post_labels_feed ON post_labels(name, post_id);
     "#,
+    // 4: when the title or body was last edited (RFC 3339, like `created_at`); NULL for
+    // posts never edited.
+    r#"
+    ALTER TABLE posts ADD COLUMN updated_at TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -106,14 +111,15 @@ mod tests {
         )
         .expect("rows");
         assert_eq!(migrate(&mut conn).expect("migrate"), SCHEMA_VERSION);
-        let (key, at): (String, Option<i64>) = conn
+        let (key, at, updated): (String, Option<i64>, Option<String>) = conn
             .query_row(
-                "SELECT image_key, image_at FROM posts WHERE id = 'p1'",
+                "SELECT image_key, image_at, updated_at FROM posts WHERE id = 'p1'",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .expect("row");
         assert_eq!((key.as_str(), at), ("alice/p1/k.png", None));
+        assert_eq!(updated, None, "an existing post was never edited");
         let label_post: String = conn
             .query_row(
                 "SELECT post_id FROM post_labels WHERE name = 'cat'",

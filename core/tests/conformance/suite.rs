@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use postagram_core::label::{Label, LabelStatus};
 use postagram_core::store::{LabelOutcome, ListQuery, NewUser, PostStore, StoreError};
-use postagram_core::wire::NewPost;
+use postagram_core::wire::{NewPost, PostEdit};
 use postagram_core::PostId;
 
 /// What differs between backends on purpose.
@@ -492,6 +492,260 @@ pub async fn text_search_or_unsupported(store: Store, caps: Caps) {
     assert_eq!(all.posts.len(), 2);
 }
 
+fn edit(title: Option<&str>, body: Option<&str>) -> PostEdit {
+    PostEdit {
+        title: title.map(String::from),
+        body: body.map(String::from),
+    }
+}
+
+/// Titles of a text search, or `None` on a backend without text search (where it must
+/// stay `Unsupported`).
+async fn search(store: &Store, caps: Caps, text: &str) -> Option<Vec<String>> {
+    let r = store
+        .list_posts(&ListQuery {
+            text: Some(text.into()),
+            ..q()
+        })
+        .await;
+    if caps.text_search {
+        Some(
+            r.expect("search")
+                .posts
+                .into_iter()
+                .map(|p| p.title)
+                .collect(),
+        )
+    } else {
+        assert!(matches!(r, Err(StoreError::Unsupported(_))), "{r:?}");
+        None
+    }
+}
+
+/// An edit changes title and/or body and sets `updated_at`; get, list, the user and label
+/// filters and text search all show the new text and not the old; labels, picture and
+/// the label index stay; a later picture keeps the edited text.
+pub async fn edits_show_everywhere_and_keep_labels(store: Store, caps: Caps) {
+    user(&store, "alice").await;
+    let a = store
+        .create_post(
+            "alice",
+            NewPost {
+                title: "espresso morning".into(),
+                body: "croissant crumbs".into(),
+            },
+        )
+        .await
+        .expect("create");
+    let other = post(&store, "alice", "untouched").await;
+    let key = format!("alice/{}/{}cat.png", a.id.uuid_str(), "0".repeat(32));
+    store.set_image(a.id, &key, 1000).await.expect("set image");
+    store
+        .set_labels(a.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+        .await
+        .expect("set labels");
+    assert_eq!(a.updated_at, None, "a new post was never edited");
+
+    let edited = store
+        .update_post(a.id, edit(Some("cappuccino evening"), None))
+        .await
+        .expect("edit title");
+    assert_eq!(edited.title, "cappuccino evening");
+    assert_eq!(edited.body, "croissant crumbs", "the body is kept");
+    assert_eq!(edited.created_at, a.created_at);
+    let first_edit = edited.updated_at.expect("updated_at set");
+    assert!(first_edit >= a.created_at);
+    assert_eq!(edited.labels, vec![label("cat", 90.0)], "labels kept");
+    assert_eq!(edited.label_status, LabelStatus::Done);
+    assert_eq!(edited.image_key.as_deref(), Some(key.as_str()));
+    assert_eq!(
+        store.get_post(a.id).await.expect("get"),
+        Some(edited.clone())
+    );
+
+    let listed = store.list_posts(&q()).await.expect("list").posts;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.iter().find(|p| p.id == a.id), Some(&edited));
+    assert_eq!(
+        titles(
+            &store,
+            ListQuery {
+                user: Some("alice".into()),
+                ..q()
+            }
+        )
+        .await,
+        ["untouched", "cappuccino evening"]
+    );
+    let by_label = store
+        .list_posts(&ListQuery {
+            label: Some("cat".into()),
+            ..q()
+        })
+        .await
+        .expect("label list")
+        .posts;
+    assert_eq!(
+        by_label,
+        vec![edited.clone()],
+        "label filter unchanged, new text"
+    );
+    if let Some(found) = search(&store, caps, "cappuccino").await {
+        assert_eq!(found, ["cappuccino evening"], "new title words are found");
+        assert!(
+            search(&store, caps, "espresso")
+                .await
+                .expect("text search")
+                .is_empty(),
+            "old title words are gone"
+        );
+        assert_eq!(
+            search(&store, caps, "croissant")
+                .await
+                .expect("text search"),
+            ["cappuccino evening"]
+        );
+        assert_eq!(
+            search(&store, caps, "cat").await.expect("text search"),
+            ["cappuccino evening"],
+            "labels stay searchable"
+        );
+    }
+
+    let again = store
+        .update_post(a.id, edit(None, Some("oat milk foam")))
+        .await
+        .expect("edit body");
+    assert_eq!(again.title, "cappuccino evening", "the title is kept");
+    assert_eq!(again.body, "oat milk foam");
+    assert!(again.updated_at.expect("updated_at") >= first_edit);
+    if let Some(found) = search(&store, caps, "foam").await {
+        assert_eq!(found, ["cappuccino evening"]);
+        assert!(
+            search(&store, caps, "croissant")
+                .await
+                .expect("text search")
+                .is_empty(),
+            "old body words are gone"
+        );
+    }
+    let both = store
+        .update_post(a.id, edit(Some("flat white"), Some("double shot")))
+        .await
+        .expect("edit both");
+    assert_eq!(
+        (both.title.as_str(), both.body.as_str()),
+        ("flat white", "double shot")
+    );
+
+    // A new picture and its labels leave the edited text alone.
+    let key2 = format!("alice/{}/{}dog.png", a.id.uuid_str(), "1".repeat(32));
+    store.set_image(a.id, &key2, 2000).await.expect("set image");
+    store
+        .set_labels(
+            a.id,
+            &key2,
+            LabelOutcome::Labelled(vec![label("dog", 80.0)]),
+        )
+        .await
+        .expect("set labels");
+    let got = store.get_post(a.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (got.title.as_str(), got.body.as_str()),
+        ("flat white", "double shot")
+    );
+    assert_eq!(got.updated_at, both.updated_at);
+    assert_eq!(got.labels, vec![label("dog", 80.0)]);
+
+    let untouched = store
+        .get_post(other.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(untouched, other, "an edit touches one post");
+}
+
+/// Editing a post that does not exist, or no longer does, is `NotFound` and brings
+/// nothing back.
+pub async fn editing_unknown_or_deleted_posts_is_not_found(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    let r = store
+        .update_post(PostId::new(), edit(Some("x"), None))
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let a = post(&store, "alice", "short-lived").await;
+    store
+        .delete_post(a.id)
+        .await
+        .expect("delete")
+        .expect("was there");
+    let r = store
+        .update_post(a.id, edit(Some("revived?"), Some("no")))
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    assert!(store.get_post(a.id).await.expect("get").is_none());
+    assert!(titles(&store, q()).await.is_empty(), "nothing recreated");
+}
+
+/// An edit racing a delete of the same post: the delete wins or comes second, never an
+/// error; afterwards the post is gone everywhere (get, list, label index) and editing it
+/// is `NotFound`. Two edits of different fields at once both apply.
+pub async fn concurrent_edits_and_deletes_stay_consistent(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    for round in 0..4 {
+        let p = post(&store, "alice", &format!("round {round}")).await;
+        let key = format!("alice/{}/{}cat.png", p.id.uuid_str(), "0".repeat(32));
+        store.set_image(p.id, &key, 1000).await.expect("set image");
+        store
+            .set_labels(p.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+            .await
+            .expect("set labels");
+        let (edited, deleted) = tokio::join!(
+            store.update_post(p.id, edit(Some("edited"), Some("while deleting"))),
+            store.delete_post(p.id),
+        );
+        let deleted = deleted.expect("delete").expect("the post was there");
+        assert_eq!(deleted.id, p.id);
+        match edited {
+            Ok(e) => assert_eq!(e.title, "edited"),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        assert!(store.get_post(p.id).await.expect("get").is_none());
+        let r = store.update_post(p.id, edit(Some("again"), None)).await;
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    }
+    assert!(
+        titles(&store, q()).await.is_empty(),
+        "no post left or recreated"
+    );
+    assert!(
+        titles(
+            &store,
+            ListQuery {
+                label: Some("cat".into()),
+                ..q()
+            }
+        )
+        .await
+        .is_empty(),
+        "no label index entry left"
+    );
+
+    let p = post(&store, "alice", "two editors").await;
+    let (t, b) = tokio::join!(
+        store.update_post(p.id, edit(Some("new title"), None)),
+        store.update_post(p.id, edit(None, Some("new body"))),
+    );
+    t.expect("edit title");
+    b.expect("edit body");
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (got.title.as_str(), got.body.as_str()),
+        ("new title", "new body")
+    );
+}
+
 /// One `#[tokio::test]` per check, for the backend `$make` (an async fn returning
 /// `(Store, guard)`) with capabilities `$caps`.
 #[macro_export]
@@ -500,7 +754,9 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@t $make, $caps; users_are_unique posts_round_trip
             lists_newest_first_with_cursors labels_flow late_pictures_do_not_replace_newer_ones
             delete_removes_everything
-            text_search_or_unsupported);
+            text_search_or_unsupported edits_show_everywhere_and_keep_labels
+            editing_unknown_or_deleted_posts_is_not_found
+            concurrent_edits_and_deletes_stay_consistent);
     };
     (@t $make:path, $caps:expr; $($name:ident)*) => {
         $(

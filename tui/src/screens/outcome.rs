@@ -67,8 +67,12 @@ pub enum Nav {
     LogOut,
     /// The server refused the token: forget it and log in again, then go to the target.
     SessionExpired(AfterLogin),
+    /// Open the compose screen on this post (one of yours) to edit it.
+    Edit(PostView),
     /// A post was written (and its picture uploaded): show it in the feed.
     Posted(PostView),
+    /// A post was edited (and its new picture uploaded): show it in the current tab.
+    Saved(PostView),
 }
 
 /// A screen's answer; empty by default.

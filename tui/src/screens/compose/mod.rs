@@ -1,4 +1,6 @@
-//! The compose screen: title and body editors, the attachment with preview, upload progress.
+//! The compose screen: title and body editors, the attachment with preview, upload progress;
+//! for a new post, or for editing one of yours (`e` in the feed), with the new-post draft
+//! put aside meanwhile.
 //!
 //! This file holds the draft and its checks; `update.rs` handles the keys, paste and the
 //! post/upload results, [`view`] draws it.
@@ -86,6 +88,10 @@ pub struct ComposeState {
     pub completions: Vec<String>,
     /// Upload progress.
     pub progress: Option<Progress>,
+    /// The post being edited, as it was when the edit started; `None` for a new post.
+    pub editing: Option<PostView>,
+    /// The new-post draft put aside while a post is edited (back when the edit ends).
+    pub draft: Option<Box<ComposeState>>,
 }
 
 impl Default for ComposeState {
@@ -100,6 +106,8 @@ impl Default for ComposeState {
             errors: Vec::new(),
             completions: Vec::new(),
             progress: None,
+            editing: None,
+            draft: None,
         }
     }
 }
@@ -172,9 +180,50 @@ impl ComposeState {
         errs
     }
 
-    /// Forgets the draft after a successful post.
+    /// Forgets the draft after a successful post, or ends an edit: the new-post draft
+    /// put aside for it comes back.
     pub fn clear(&mut self) {
-        *self = ComposeState::default();
+        *self = self.draft.take().map(|d| *d).unwrap_or_default();
+    }
+
+    /// Opens `post` (one of yours) for editing, prefilled; the new-post draft, if any, is
+    /// put aside until the edit ends. Refused while a post is being sent.
+    pub fn start_edit(&mut self, post: PostView) -> Result<(), &'static str> {
+        if self.phase != Phase::Editing {
+            return Err("Wait until the post being sent is done, then edit.");
+        }
+        let draft = if self.editing.is_some() {
+            // Another edit, never sent: dropped; the new-post draft stays aside.
+            self.draft.take()
+        } else if *self != ComposeState::default() {
+            Some(Box::new(std::mem::take(self)))
+        } else {
+            None
+        };
+        *self = ComposeState {
+            draft,
+            ..ComposeState::default()
+        };
+        self.title.set(&post.title);
+        self.body.set(&post.body);
+        self.editing = Some(post);
+        Ok(())
+    }
+
+    /// `n` in the feed: the new-post draft, leaving an edit that was not sent.
+    pub fn new_post(&mut self) {
+        if self.editing.is_some() && self.phase == Phase::Editing {
+            self.clear();
+        }
+    }
+
+    /// What the screen is for, for its header.
+    pub fn heading(&self) -> &'static str {
+        if self.editing.is_some() {
+            "Edit post"
+        } else {
+            "New post"
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
-use postagram_core::wire::{NewPost, PostView};
+use postagram_core::wire::{NewPost, PostEdit, PostView};
 use ratatui::layout::Rect;
 
 use super::{preview_key, ComposeState, Field, Phase, Progress};
@@ -23,10 +23,14 @@ impl ComposeState {
         match cmd {
             Some(Command::Help) => return Out::nav(Nav::Help),
             Some(Command::Back) => {
-                let note = if self.phase == Phase::Editing {
-                    "Draft kept — press n to continue it."
-                } else {
-                    "Posting continues in the background…"
+                let note = match (self.phase, self.editing.is_some()) {
+                    (Phase::Editing, false) => "Draft kept — press n to continue it.",
+                    (Phase::Editing, true) => {
+                        self.clear();
+                        "Edit cancelled — the post is unchanged."
+                    }
+                    (_, false) => "Posting continues in the background…",
+                    (_, true) => "Saving continues in the background…",
                 };
                 return Out::nav(Nav::Feed).with_status(Level::Info, note);
             }
@@ -113,8 +117,11 @@ impl ComposeState {
             });
         };
         if let Some(post) = self.created.clone() {
-            // Created before; only the upload failed.
+            // Created (or edited) before; only the upload failed.
             return self.start_upload(token, post.id.wire());
+        }
+        if let Some(original) = self.editing.clone() {
+            return self.submit_edit(token, original);
         }
         self.phase = Phase::Creating;
         Out::effect(Effect::CreatePost {
@@ -125,6 +132,35 @@ impl ComposeState {
             },
         })
         .with_status(Level::Info, "Creating the post…")
+    }
+
+    /// Sends the fields that changed (`PATCH /posts/{id}`); with none changed, only the new
+    /// picture if there is one.
+    fn submit_edit(&mut self, token: String, original: PostView) -> Out {
+        let title = self.title.text().trim().to_string();
+        let body = self.body.text().to_string();
+        let edit = PostEdit {
+            title: (title != original.title).then_some(title),
+            body: (body != original.body).then_some(body),
+        };
+        if edit.is_empty() {
+            if self.attachment().is_some() {
+                let id = original.id.wire();
+                self.created = Some(original);
+                return self.start_upload(token, id);
+            }
+            return Out::status(
+                Level::Info,
+                "Nothing changed — edit the title or body, or Esc to leave.",
+            );
+        }
+        self.phase = Phase::Creating;
+        Out::effect(Effect::EditPost {
+            token,
+            id: original.id.wire(),
+            edit,
+        })
+        .with_status(Level::Info, "Saving the changes…")
     }
 
     fn start_upload(&mut self, token: String, post_id: String) -> Out {
@@ -143,6 +179,22 @@ impl ComposeState {
             content_type: ct.to_string(),
         })
         .with_status(Level::Info, "Uploading the picture…")
+    }
+
+    /// `PATCH /posts/{id}` finished: like a creation, upload the attachment next or done.
+    pub fn on_post_edited(&mut self, result: Result<PostView, ApiError>, ctx: &Ctx) -> Out {
+        if self.editing.is_none() || self.phase != Phase::Creating {
+            return Out::none();
+        }
+        match result {
+            Err(e) if !e.is_unauthorized() => {
+                self.phase = Phase::Editing;
+                let msg = e.user_message();
+                self.errors = vec![msg.clone()];
+                Out::status(Level::Error, format!("Not saved: {msg}"))
+            }
+            other => self.on_post_created(other, ctx),
+        }
     }
 
     /// `POST /posts` finished: upload the attachment next, or the post is done.
@@ -209,13 +261,26 @@ impl ComposeState {
     }
 
     fn finish(&mut self, post: PostView) -> Out {
-        let text = if post.image.is_some() {
-            format!("Posted “{}” — the picture is being labelled", post.title)
+        let edited = self.editing.is_some();
+        let uploaded = self.attachment().is_some();
+        let done = if edited { "Saved" } else { "Posted" };
+        let text = if uploaded {
+            format!("{done} “{}” — the picture is being labelled", post.title)
         } else {
-            format!("Posted “{}”", post.title)
+            format!("{done} “{}”", post.title)
         };
         self.clear();
-        Out::nav(Nav::Posted(post)).with_status(Level::Success, text)
+        let nav = if edited {
+            Nav::Saved(post.clone())
+        } else {
+            Nav::Posted(post.clone())
+        };
+        let mut out = Out::nav(nav).with_status(Level::Success, text);
+        if edited && uploaded {
+            // The feed caches the old picture under the post's id.
+            out.forget.push(post.id.wire());
+        }
+        out
     }
 
     /// Path completions arrived for `input` (dropped if the path changed meanwhile).
@@ -317,6 +382,116 @@ mod tests {
             })
         ));
         assert_eq!(c.phase, Phase::Editing);
+    }
+
+    fn session() -> crate::config::Session {
+        crate::config::Session {
+            username: "alice".into(),
+            token: "token".into(),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        }
+    }
+
+    fn signed_in<'a>(pictures: &'a PictureCache, session: &'a crate::config::Session) -> Ctx<'a> {
+        Ctx {
+            session: Some(session),
+            ..ctx(pictures)
+        }
+    }
+
+    fn mine(title: &str, body: &str) -> PostView {
+        serde_json::from_value(serde_json::json!({
+            "id": "POST#01890a5d-ac96-774b-bcce-000000000001",
+            "user": "alice",
+            "title": title,
+            "body": body,
+            "image": null,
+            "label_status": "none",
+            "created_at": chrono::Utc::now().to_rfc3339(),
+        }))
+        .expect("post")
+    }
+
+    /// `e`: the editors are prefilled, Ctrl-S sends only what changed, the answer ends the
+    /// edit and the new-post draft put aside comes back.
+    #[test]
+    fn an_edit_sends_the_changed_fields_and_gives_the_draft_back() {
+        let pictures = PictureCache::default();
+        let s = session();
+        let ctx = signed_in(&pictures, &s);
+        let mut c = ComposeState::default();
+        c.title.set("half-written new post");
+        c.start_edit(mine("Harbour", "fog")).expect("edit");
+        assert_eq!((c.title.text(), c.body.text()), ("Harbour", "fog"));
+        assert_eq!(c.heading(), "Edit post");
+
+        let submit =
+            |c: &mut ComposeState| c.on_key(Some(Command::Submit), &key(KeyCode::Char('s')), &ctx);
+        let out = submit(&mut c);
+        assert!(out.effects.is_empty(), "nothing changed, nothing sent");
+        assert_eq!(c.phase, Phase::Editing);
+
+        c.body.set("fog and gulls");
+        let out = submit(&mut c);
+        match out.effects.as_slice() {
+            [Effect::EditPost { id, edit, .. }] => {
+                assert_eq!(id, "POST#01890a5d-ac96-774b-bcce-000000000001");
+                assert_eq!(
+                    edit,
+                    &PostEdit {
+                        title: None,
+                        body: Some("fog and gulls".into())
+                    }
+                );
+            }
+            other => panic!("expected one EditPost, got {other:?}"),
+        }
+        assert_eq!(c.phase, Phase::Creating);
+        let edited = mine("Harbour", "fog and gulls");
+        let out = c.on_post_edited(Ok(edited.clone()), &ctx);
+        assert_eq!(out.nav, Some(Nav::Saved(edited)));
+        assert!(c.editing.is_none());
+        assert_eq!(c.title.text(), "half-written new post", "draft back");
+    }
+
+    /// A refused edit stays open with the reason; Esc leaves it and the post unchanged.
+    #[test]
+    fn a_refused_edit_stays_open_and_esc_cancels_it() {
+        let pictures = PictureCache::default();
+        let s = session();
+        let ctx = signed_in(&pictures, &s);
+        let mut c = ComposeState::default();
+        c.start_edit(mine("Harbour", "fog")).expect("edit");
+        c.title.set("Harbour at dawn");
+        let out = c.on_key(Some(Command::Submit), &key(KeyCode::Char('s')), &ctx);
+        assert!(matches!(
+            out.effects.as_slice(),
+            [Effect::EditPost { edit: PostEdit { title: Some(t), body: None }, .. }] if t == "Harbour at dawn"
+        ));
+        assert!(
+            c.start_edit(mine("other", "x")).is_err(),
+            "no new edit while one is being sent"
+        );
+        let refused = ApiError::Status {
+            status: 403,
+            code: "forbidden".into(),
+            message: "only the author can edit a post".into(),
+        };
+        let _ = c.on_post_edited(Err(refused), &ctx);
+        assert_eq!(c.phase, Phase::Editing);
+        assert!(c.errors[0].contains("Not allowed"), "{:?}", c.errors);
+        assert_eq!(
+            c.title.text(),
+            "Harbour at dawn",
+            "the edit is kept to retry"
+        );
+        let out = c.on_key(Some(Command::Back), &key(KeyCode::Esc), &ctx);
+        assert_eq!(out.nav, Some(Nav::Feed));
+        assert_eq!(
+            c,
+            ComposeState::default(),
+            "edit dropped, no draft to restore"
+        );
     }
 
     #[test]

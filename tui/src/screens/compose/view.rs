@@ -42,13 +42,17 @@ fn field_block(title: &str, focused: bool, right: Option<Span<'static>>) -> Bloc
 pub fn render(frame: &mut Frame, c: &ComposeState, ctx: &Ctx) {
     let completion_rows = c.completions.len().min(4) as u16;
     let lay = layout::compose(frame.area(), completion_rows);
+    let heading = c.heading();
+    let edit = c.editing.is_some();
     let header = match c.phase {
         Phase::Editing if c.created.is_some() => {
-            " New post — created; Ctrl-S retries the upload".to_string()
+            let done = if edit { "saved" } else { "created" };
+            format!(" {heading} — {done}; Ctrl-S retries the upload")
         }
-        Phase::Editing => " New post".to_string(),
-        Phase::Creating => " New post — creating…".to_string(),
-        Phase::Uploading => " New post — uploading the picture…".to_string(),
+        Phase::Editing => format!(" {heading}"),
+        Phase::Creating if edit => format!(" {heading} — saving…"),
+        Phase::Creating => format!(" {heading} — creating…"),
+        Phase::Uploading => format!(" {heading} — uploading the picture…"),
     };
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(

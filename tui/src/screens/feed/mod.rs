@@ -125,7 +125,7 @@ impl FeedState {
     pub fn available(&self, cmd: Command, me: Option<&str>) -> bool {
         let sel = self.selected_post();
         match cmd {
-            Command::Delete => sel.is_some_and(|p| Some(p.user.as_str()) == me),
+            Command::Delete | Command::Edit => sel.is_some_and(|p| Some(p.user.as_str()) == me),
             Command::OpenPicture => sel.is_some_and(|p| p.image.is_some()),
             _ => true,
         }

@@ -73,6 +73,14 @@ impl FeedState {
         self.load_first(me)
     }
 
+    /// Shows a post just edited: its new text at once, then the tab reloaded (search and
+    /// filters may see it differently now) with it still selected.
+    pub fn show_edited_post(&mut self, post: PostView, me: Option<&str>) -> Effect {
+        self.select_on_load = Some(post.id.wire());
+        self.replace_post(post);
+        self.load_first(me)
+    }
+
     /// Handles a key of the feed.
     pub fn on_key(&mut self, cmd: Option<Command>, ctx: &Ctx) -> Out {
         let rows = ctx.rows();
@@ -155,6 +163,19 @@ impl FeedState {
                         }));
                     }
                     return Out::status(Level::Error, "You can only delete your own posts.");
+                }
+            }
+            Command::Edit => {
+                if ctx.token().is_none() {
+                    return Out::nav(Nav::Login {
+                        after: AfterLogin::Feed,
+                        reason: Some("Log in to edit your posts."),
+                    });
+                } else if let Some(p) = self.selected_post() {
+                    if Some(p.user.as_str()) == ctx.me() {
+                        return Out::nav(Nav::Edit(p.clone()));
+                    }
+                    return Out::status(Level::Error, "You can only edit your own posts.");
                 }
             }
             Command::OpenPicture => {
@@ -425,6 +446,7 @@ mod tests {
         for (cmd, after) in [
             (Command::NewPost, AfterLogin::Compose),
             (Command::Delete, AfterLogin::Feed),
+            (Command::Edit, AfterLogin::Feed),
             (Command::TabMine, AfterLogin::Mine),
             (Command::Account, AfterLogin::Feed),
         ] {
@@ -455,6 +477,31 @@ mod tests {
             Some(Status::Set(
                 Level::Error,
                 "You can only delete your own posts.".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn only_own_posts_can_be_edited() {
+        let pictures = PictureCache::default();
+        let s = session();
+        let ctx = ctx(Some(&s), &pictures);
+        let mut f = loaded(vec![post(1, "alice", "none"), post(2, "bob", "none")]);
+        assert!(f.available(Command::Edit, Some("alice")));
+        let out = f.on_key(Some(Command::Edit), &ctx);
+        assert!(matches!(out.nav, Some(Nav::Edit(ref p)) if p.title == "post 1"));
+        f.on_key(Some(Command::Down), &ctx);
+        assert!(
+            !f.available(Command::Edit, Some("alice")),
+            "no hint on others' posts"
+        );
+        let out = f.on_key(Some(Command::Edit), &ctx);
+        assert!(out.nav.is_none() && out.effects.is_empty());
+        assert_eq!(
+            out.status,
+            Some(Status::Set(
+                Level::Error,
+                "You can only edit your own posts.".into()
             ))
         );
     }
