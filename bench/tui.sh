@@ -8,6 +8,7 @@
 #   bench/tui.sh            # RUNS=5 POSTS=1000
 #   SKIP_BUILD=1 bench/tui.sh
 #   API_BIN=target/debug/postagram-api SKIP_BUILD=1 bench/tui.sh
+#   TUI_BIN=/path/to/another/postagram SKIP_BUILD=1 bench/tui.sh   # an older client, same run conditions
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
 fi
 # The client is what is measured; API_BIN may point at another build of the server.
 API="${API_BIN:-$TARGET/release/postagram-api}"
-TUI="$TARGET/release/postagram"
+TUI="${TUI_BIN:-$TARGET/release/postagram}"
 
 WORK="$(mktemp -d -t postagram-bench.XXXXXX)"
 SOCK="postagram-bench-$$"
@@ -37,7 +38,9 @@ trap cleanup EXIT
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 SERVER="http://127.0.0.1:$PORT"
+# Seeding 1 000 posts and 20 uploads as one user is over the per-user rate limits.
 POSTAGRAM_DATA_DIR="$WORK/data" POSTAGRAM_ADDR="127.0.0.1:$PORT" POSTAGRAM_LABELER_WORKERS=0 \
+  POSTAGRAM_POST_RATE_PER_MINUTE=0 POSTAGRAM_UPLOAD_RATE_PER_MINUTE=0 \
   "$API" > "$WORK/api.log" 2>&1 &
 API_PID=$!
 for ((i = 0; i < 100; i++)); do curl -fs "$SERVER/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
