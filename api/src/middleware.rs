@@ -59,6 +59,13 @@ impl<S> Layer<S> for RequestLayer {
     }
 }
 
+/// The service made ready by `poll_ready`, leaving a clone in its place: a clone is
+/// ready only after its own `poll_ready`, so a middleware calls the one it polled.
+pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
 /// The service of [`RequestLayer`].
 #[derive(Clone)]
 pub struct RequestService<S> {
@@ -100,9 +107,7 @@ where
             path = &*user_value(req.uri().path()),
             request_id = &*user_value(id.to_str().unwrap_or("-")),
         );
-        // The clone is ready only after poll_ready; keep the ready one for this call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let metrics = self.metrics.clone();
         let limit = self.timeout;
         let in_flight = InFlight::start(&metrics);

@@ -23,6 +23,7 @@ use tower::{Layer, Service};
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use crate::error::{error_response, ApiError};
+use crate::middleware::take_ready;
 
 /// The layer: `limit` bytes for every route but those given a limit of their own with
 /// [`BodyGuardLayer::route_limit`], and `timeout` between body chunks. Apply it with
@@ -76,15 +77,6 @@ fn closing(mut resp: Response) -> Response {
     resp
 }
 
-impl<S: Clone> BodyGuard<S> {
-    /// The inner service made ready by `poll_ready` (a clone is ready only after its own
-    /// `poll_ready`), leaving a clone in its place.
-    fn ready_inner(&mut self) -> S {
-        let clone = self.inner.clone();
-        std::mem::replace(&mut self.inner, clone)
-    }
-}
-
 impl<S> Service<Request> for BodyGuard<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -119,7 +111,7 @@ where
         if req.body().is_end_stream() {
             // No body (a GET, `Content-Length: 0`): nothing to time or flag, and the
             // wrapping below costs allocations on every such request.
-            return Box::pin(self.ready_inner().call(req));
+            return Box::pin(take_ready(&mut self.inner).call(req));
         }
         let timed_out = Arc::new(AtomicBool::new(false));
         let timeout = self.guard.timeout;
@@ -129,7 +121,7 @@ where
                 timed_out: timed_out.clone(),
             })
         });
-        let mut inner = self.ready_inner();
+        let mut inner = take_ready(&mut self.inner);
         Box::pin(async move {
             let resp = inner.call(req).await?;
             if !timed_out.load(Ordering::Acquire) {
