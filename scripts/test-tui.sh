@@ -131,8 +131,10 @@ echo "test-tui: photo $PHOTO ($(stat -c %s "$PHOTO") bytes)"
 # --- the client in tmux --------------------------------------------------------------------
 XDG="$WORK/xdg"
 mkdir -p "$XDG"
+# HISTFILE=/dev/null: bash writes its history into $HOME (= $WORK) when tmux kills it, which
+# raced cleanup's rm -rf and failed a CI run ("Directory not empty").
 tmux -L "$SOCK" -f /dev/null new-session -d -s e2e -x 120 -y 40 \
-  "env -i HOME='$WORK' PATH='$PATH' TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME='$XDG' PS1='e2e$ ' bash --norc --noprofile"
+  "env -i HOME='$WORK' PATH='$PATH' TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME='$XDG' PS1='e2e$ ' HISTFILE=/dev/null bash --norc --noprofile"
 tmux -L "$SOCK" set-option -t e2e status off >/dev/null
 sleep 0.3
 text "stty -g > '$WORK/stty.before'; '$TUI' --server '$SERVER'; echo EXIT=\$?; stty -g > '$WORK/stty.after'"
