@@ -18,6 +18,19 @@ struct Claims {
     iss: String,
     iat: i64,
     exp: i64,
+    /// The account's token version when the token was issued (tokens issued before
+    /// versions existed have none: version 0).
+    #[serde(default)]
+    ver: u64,
+}
+
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The username.
+    pub user: String,
+    /// The account's token version it was issued under; only the current one is valid.
+    pub version: u64,
 }
 
 /// Issues and checks tokens with one secret (cheap to clone: the keys are shared).
@@ -45,8 +58,8 @@ impl JwtKeys {
         }
     }
 
-    /// A token for `user` and its expiry time.
-    pub fn issue(&self, user: &str) -> Result<(String, DateTime<Utc>), ApiError> {
+    /// A token for `user` at the account's token `version`, and its expiry time.
+    pub fn issue(&self, user: &str, version: u64) -> Result<(String, DateTime<Utc>), ApiError> {
         let now = Utc::now().timestamp();
         let exp = now + self.ttl.as_secs() as i64;
         let claims = Claims {
@@ -54,6 +67,7 @@ impl JwtKeys {
             iss: ISSUER.to_string(),
             iat: now,
             exp,
+            ver: version,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.keys.0)
             .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))?;
@@ -64,14 +78,19 @@ impl JwtKeys {
         Ok((token, expires_at))
     }
 
-    /// The username in a valid token; 401 with a precise code otherwise.
-    pub fn verify(&self, token: &str) -> Result<String, ApiError> {
+    /// The username and token version in a valid token; 401 with a precise code
+    /// otherwise. Whether the version is still the account's is the caller's check
+    /// (`crate::auth::extract`).
+    pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 0;
         match decode::<Claims>(token, &self.keys.1, &validation) {
-            Ok(data) => Ok(data.claims.sub),
+            Ok(data) => Ok(Verified {
+                user: data.claims.sub,
+                version: data.claims.ver,
+            }),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => {
                     ApiError::unauthorized("token_expired", "the token has expired; log in again")
@@ -89,11 +108,40 @@ mod tests {
     #[test]
     fn round_trip_and_forgery() {
         let keys = JwtKeys::new(b"secret", Duration::from_secs(60));
-        let (token, _) = keys.issue("alice").expect("issue");
-        assert_eq!(keys.verify(&token).expect("verify"), "alice");
+        let (token, _) = keys.issue("alice", 3).expect("issue");
+        assert_eq!(
+            keys.verify(&token).expect("verify"),
+            Verified {
+                user: "alice".into(),
+                version: 3
+            }
+        );
         let other = JwtKeys::new(b"other", Duration::from_secs(60));
         assert!(other.verify(&token).is_err());
         assert!(keys.verify("not.a.token").is_err());
+    }
+
+    /// A token written before token versions existed (no `ver`) is version 0, so
+    /// tokens issued by an older build keep working until the password changes.
+    #[test]
+    fn a_token_without_a_version_is_version_0() {
+        #[derive(Serialize)]
+        struct Old<'a> {
+            sub: &'a str,
+            iss: &'a str,
+            iat: i64,
+            exp: i64,
+        }
+        let keys = JwtKeys::new(b"secret", Duration::from_secs(60));
+        let now = Utc::now().timestamp();
+        let old = Old {
+            sub: "alice",
+            iss: ISSUER,
+            iat: now,
+            exp: now + 60,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &old, &keys.keys.0).expect("encode");
+        assert_eq!(keys.verify(&token).expect("verify").version, 0);
     }
 
     #[test]
@@ -104,6 +152,7 @@ mod tests {
             iss: ISSUER.into(),
             iat: 0,
             exp: Utc::now().timestamp() - 10,
+            ver: 0,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &keys.keys.0).expect("encode");
         match keys.verify(&token) {
