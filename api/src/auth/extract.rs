@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 // The store has the last word: a password change or an account deletion
                 // (on any replica) bumped the version, and a deleted account has none.
                 match state.store.get_user(&token.user).await? {
-                    Some(user) if user.is_active() && user.token_version == token.version => {
+                    Some(user) if token.is_current_for(&user) => {
                         Ok(AuthUser(user.username))
                     }
                     _ => Err(ApiError::unauthorized(
