@@ -776,14 +776,15 @@ async fn stale_tokens_are_refused_on_every_replica_and_a_deleted_account_leaves_
     let store = one.state.as_ref().expect("state").store.clone();
     let mut ids = vec![id.clone()];
     ids.push(
-        one.new_post(&token, "second", "post")
-            .await["id"]
+        one.new_post(&token, "second", "post").await["id"]
             .as_str()
             .expect("id")
             .to_string(),
     );
     for id in &ids {
-        let (put, key) = one.upload(&token, id, "image/png", photo("chelsea.png")).await;
+        let (put, key) = one
+            .upload(&token, id, "image/png", photo("chelsea.png"))
+            .await;
         assert!(put.status().is_success(), "{}", put.status());
         let post_id = postagram_core::parse_post_id(id).expect("id");
         store
@@ -818,15 +819,24 @@ async fn stale_tokens_are_refused_on_every_replica_and_a_deleted_account_leaves_
         "profile or posts left"
     );
     for id in &ids {
-        assert!(partition(&check, id).await.is_empty(), "id item of {id} left");
+        assert!(
+            partition(&check, id).await.is_empty(),
+            "id item of {id} left"
+        );
         assert_eq!(one.get_post(id).await.status(), StatusCode::NOT_FOUND);
     }
-    assert!(partition(&check, "LABEL#cat").await.is_empty(), "label items left");
+    assert!(
+        partition(&check, "LABEL#cat").await.is_empty(),
+        "label items left"
+    );
     assert!(
         partition(&check, "ACCOUNT_DELETIONS").await.is_empty(),
         "deletion marker left"
     );
-    assert!(objects_under(&check, "alice/").await.is_empty(), "objects left");
+    assert!(
+        objects_under(&check, "alice/").await.is_empty(),
+        "objects left"
+    );
     for app in [&one, &two] {
         for stale in [&token, &other] {
             postagram_testkit::assert_token_revoked_everywhere(app, stale, &id).await;
@@ -860,7 +870,9 @@ async fn an_interrupted_aws_deletion_is_finished_by_the_next_start() {
     let token = app.user("alice").await;
     let post = app.new_post(&token, "left", "behind").await;
     let id = post["id"].as_str().expect("id").to_string();
-    let (put, _) = app.upload(&token, &id, "image/png", photo("chelsea.png")).await;
+    let (put, _) = app
+        .upload(&token, &id, "image/png", photo("chelsea.png"))
+        .await;
     assert!(put.status().is_success());
     let store = app.state.as_ref().expect("state").store.clone();
     store.mark_account_deleting("alice").await.expect("mark");
@@ -880,10 +892,14 @@ async fn an_interrupted_aws_deletion_is_finished_by_the_next_start() {
     app.stop().await;
 
     let app = spawn_api(&moto, None).await;
-    wait_for("the sweep to free the name", Duration::from_secs(30), || async {
-        let r = app.signup("alice").await;
-        (r.status() == StatusCode::CREATED).then_some(Value::Null)
-    })
+    wait_for(
+        "the sweep to free the name",
+        Duration::from_secs(30),
+        || async {
+            let r = app.signup("alice").await;
+            (r.status() == StatusCode::CREATED).then_some(Value::Null)
+        },
+    )
     .await;
     let check = AwsClients::connect(&moto.settings()).await;
     assert_eq!(app.get_post(&id).await.status(), StatusCode::NOT_FOUND);

@@ -311,14 +311,14 @@ mod tests {
         }
         for bad in ["", "/", "alice", "../", "./", "alice/p1/", "a\\b/"] {
             assert!(
-                matches!(
-                    store.delete_user_objects(bad).await,
-                    Err(BlobError::BadKey)
-                ),
+                matches!(store.delete_user_objects(bad).await, Err(BlobError::BadKey)),
                 "{bad:?}"
             );
         }
-        assert_eq!(store.delete_user_objects("alice/").await.expect("delete"), 3);
+        assert_eq!(
+            store.delete_user_objects("alice/").await.expect("delete"),
+            3
+        );
         assert!(!dir.path().join("alice").exists());
         assert!(store.get("alice2/p3/c.png").await.expect("get").is_some());
         assert!(store.get("bob/p4/d.png").await.expect("get").is_some());

@@ -145,6 +145,10 @@ async fn account_deletion_leaves_no_label_job() {
             .expect("bob's job");
         assert!(job.object_key.starts_with("bob/"), "{job:?}");
     }
-    assert!(store.claim(Duration::from_secs(30)).await.expect("claim").is_none());
+    assert!(store
+        .claim(Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .is_none());
     assert!(store.get_user("alice").await.expect("get").is_none());
 }

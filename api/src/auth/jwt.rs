@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use postagram_core::model::{AccountState, User};
+use postagram_core::model::User;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -130,6 +130,8 @@ impl JwtKeys {
 
 #[cfg(test)]
 mod tests {
+    use postagram_core::model::AccountState;
+
     use super::*;
 
     fn account(created_ms: i64, version: u64) -> User {
@@ -148,10 +150,7 @@ mod tests {
         let alice = account(1_700_000_000_123, 3);
         let (token, _) = keys.issue(&alice).expect("issue");
         let verified = keys.verify(&token).expect("verify");
-        assert_eq!(
-            (verified.user.as_str(), verified.version),
-            ("alice", 3)
-        );
+        assert_eq!((verified.user.as_str(), verified.version), ("alice", 3));
         assert_eq!(verified.account_created_ms, Some(1_700_000_000_123));
         assert!(verified.is_current_for(&alice));
         let other = JwtKeys::new(b"other", Duration::from_secs(60));

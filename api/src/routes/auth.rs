@@ -113,7 +113,8 @@ pub async fn login(
     }
     guard.succeeded(&creds.username, client);
     // The version read with the hash: a password change since then revokes this token.
-    let user = user.ok_or_else(|| ApiError::Internal("a verified login without its account".into()))?;
+    let user =
+        user.ok_or_else(|| ApiError::Internal("a verified login without its account".into()))?;
     let (token, expires_at) = state.jwt.issue(&user)?;
     Ok(Json(TokenView { token, expires_at }))
 }

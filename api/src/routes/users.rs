@@ -53,8 +53,13 @@ async fn confirm_password(
         .map(|u| u.password_hash);
     if !password::verify(&state.limits.hashing, given, stored).await? {
         guard.failed(user, client);
-        tracing::info!(user = &*user_value(user), "wrong password confirming an account change");
-        return Err(ApiError::WrongPassword("the current password is wrong".into()));
+        tracing::info!(
+            user = &*user_value(user),
+            "wrong password confirming an account change"
+        );
+        return Err(ApiError::WrongPassword(
+            "the current password is wrong".into(),
+        ));
     }
     guard.succeeded(user, client);
     Ok(())
@@ -100,7 +105,10 @@ pub async fn change_password(
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(user = &*user_value(&user), "password changed; earlier tokens revoked");
+    tracing::info!(
+        user = &*user_value(&user),
+        "password changed; earlier tokens revoked"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -45,7 +45,9 @@ async fn a_password_change_revokes_every_earlier_token() {
     let app = TestApp::spawn().await;
     let first = app.user("alice").await;
     let second = token_of(&app, "alice", app.password()).await;
-    let post = app.new_post(&first, "kept", "through a password change").await;
+    let post = app
+        .new_post(&first, "kept", "through a password change")
+        .await;
     let id = post["id"].as_str().unwrap().to_string();
 
     let r = app
@@ -76,7 +78,9 @@ async fn a_password_change_revokes_every_earlier_token() {
     app.new_post(&fresh, "after", "the change").await;
     assert_eq!(app.get_post(&id).await.status(), StatusCode::OK);
     // And again: the fresh token is revoked by the next change.
-    let r = app.change_password(&fresh, NEW_PASSWORD, "third password").await;
+    let r = app
+        .change_password(&fresh, NEW_PASSWORD, "third password")
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_error(
         app.post_json("/posts", &json!({"title": "t", "body": "b"}), Some(&fresh))
@@ -181,7 +185,10 @@ async fn header_mode_has_no_passwords_to_change_or_confirm() {
         )
         .await;
     let body = assert_error(r, StatusCode::BAD_REQUEST, "no_passwords").await;
-    assert!(body["message"].as_str().unwrap().contains("header"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("header"),
+        "{body}"
+    );
     let r = app
         .client
         .delete(app.at("/users/me"))
@@ -228,7 +235,11 @@ async fn deleting_an_account_removes_everything_and_frees_the_name() {
 
     let r = app.delete_account(Some(&token), "wrong password").await;
     assert_error(r, StatusCode::FORBIDDEN, "wrong_password").await;
-    assert_eq!(app.list("/posts?user=alice").await.len(), 2, "nothing deleted");
+    assert_eq!(
+        app.list("/posts?user=alice").await.len(),
+        2,
+        "nothing deleted"
+    );
     let r = app.delete_account(Some(&token), app.password()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
@@ -240,7 +251,10 @@ async fn deleting_an_account_removes_everything_and_frees_the_name() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["id"], bobs_id.as_str());
     assert!(files_under(&pictures.join("alice")).is_empty());
-    assert!(!pictures.join("alice").exists(), "the user's folder is gone");
+    assert!(
+        !pictures.join("alice").exists(),
+        "the user's folder is gone"
+    );
     assert_eq!(files_under(&pictures.join("bob")).len(), 1);
     assert!(bobs_key.starts_with("bob/"));
     let counts = jobs.counts().await.unwrap();
@@ -381,9 +395,7 @@ async fn deleting_an_account_during_an_upload_leaves_nothing() {
         let token = app.user(&name).await;
         let post = app.new_post(&token, "racing", "an upload").await;
         let id = post["id"].as_str().unwrap().to_string();
-        let r = app
-            .signed_url(&token, &id, "pic.png", "image/png")
-            .await;
+        let r = app.signed_url(&token, &id, "pic.png", "image/png").await;
         let v: Value = r.json().await.unwrap();
         let url = v["uploadURL"].as_str().unwrap().to_string();
         // Alternate which request starts first; they run at once.

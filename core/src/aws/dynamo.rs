@@ -26,12 +26,12 @@ use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
 
 use super::cursor;
+use super::dynamo_accounts::ACTIVE_ACCOUNT;
 use super::dynamo_items::*;
 use super::sdk_message;
 use crate::id::PostId;
 use crate::label::LabelStatus;
 use crate::model::{AccountState, Post, User};
-use super::dynamo_accounts::ACTIVE_ACCOUNT;
 use crate::store::{
     fmt_time, is_late, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError,
     DEFAULT_PAGE, MAX_PAGE,

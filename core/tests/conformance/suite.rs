@@ -813,7 +813,10 @@ pub async fn password_changes_bump_the_token_version(store: Store, _caps: Caps) 
     let r = store.set_password("alice", "x").await;
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
     let u = store.get_user("alice").await.expect("get").expect("exists");
-    assert_eq!(u.password_hash, "$argon2id$newer", "unchanged once deleting");
+    assert_eq!(
+        u.password_hash, "$argon2id$newer",
+        "unchanged once deleting"
+    );
 }
 
 /// Marking bumps the version, blocks new posts and keeps the name taken; the record goes
@@ -848,17 +851,35 @@ pub async fn account_deletion_marks_then_frees_the_name(store: Store, _caps: Cap
         .await
         .expect("labels");
 
-    assert!(store.accounts_being_deleted().await.expect("list").is_empty());
+    assert!(store
+        .accounts_being_deleted()
+        .await
+        .expect("list")
+        .is_empty());
     assert!(!store.delete_user("bob").await.expect("delete active"));
-    assert!(store.get_user("bob").await.expect("get").is_some(), "active accounts stay");
+    assert!(
+        store.get_user("bob").await.expect("get").is_some(),
+        "active accounts stay"
+    );
     let r = store.mark_account_deleting("nobody").await;
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
 
     store.mark_account_deleting("alice").await.expect("mark");
-    let u = store.get_user("alice").await.expect("get").expect("still there");
+    let u = store
+        .get_user("alice")
+        .await
+        .expect("get")
+        .expect("still there");
     assert_eq!((u.state, u.token_version), (AccountState::Deleting, 1));
-    store.mark_account_deleting("alice").await.expect("mark twice");
-    let u = store.get_user("alice").await.expect("get").expect("still there");
+    store
+        .mark_account_deleting("alice")
+        .await
+        .expect("mark twice");
+    let u = store
+        .get_user("alice")
+        .await
+        .expect("get")
+        .expect("still there");
     assert_eq!(u.token_version, 1, "marking again changes nothing");
     assert_eq!(
         store.accounts_being_deleted().await.expect("list"),
@@ -893,7 +914,11 @@ pub async fn account_deletion_marks_then_frees_the_name(store: Store, _caps: Cap
     let done = finish(&store, "alice").await;
     assert_eq!(done.posts, 3);
     assert!(store.get_user("alice").await.expect("get").is_none());
-    assert!(store.accounts_being_deleted().await.expect("list").is_empty());
+    assert!(store
+        .accounts_being_deleted()
+        .await
+        .expect("list")
+        .is_empty());
     for p in &mine {
         assert!(store.get_post(p.id).await.expect("get").is_none());
     }
@@ -916,7 +941,11 @@ pub async fn account_deletion_marks_then_frees_the_name(store: Store, _caps: Cap
     );
     assert_eq!(titles(&store, q()).await, ["bob's"]);
     assert!(store.delete_user("alice").await.expect("gone already"));
-    assert_eq!(finish(&store, "alice").await.posts, 0, "finishing twice is fine");
+    assert_eq!(
+        finish(&store, "alice").await.posts,
+        0,
+        "finishing twice is fine"
+    );
 
     // The name is free: a new account with it starts afresh.
     store
@@ -936,7 +965,11 @@ pub async fn account_deletion_marks_then_frees_the_name(store: Store, _caps: Cap
     let bob = store.get_user("bob").await.expect("get").expect("bob");
     assert_eq!((bob.state, bob.token_version), (AccountState::Active, 0));
     assert_eq!(
-        store.get_post(theirs.id).await.expect("get").map(|p| p.labels),
+        store
+            .get_post(theirs.id)
+            .await
+            .expect("get")
+            .map(|p| p.labels),
         Some(vec![label("cat", 80.0)])
     );
 }
@@ -1008,7 +1041,11 @@ pub async fn deletion_racing_uploads_and_posts_leaves_nothing(store: Store, _cap
         .is_empty(),
         "no label index entry left"
     );
-    assert!(store.accounts_being_deleted().await.expect("list").is_empty());
+    assert!(store
+        .accounts_being_deleted()
+        .await
+        .expect("list")
+        .is_empty());
 }
 
 /// One `#[tokio::test]` per check, for the backend `$make` (an async fn returning
