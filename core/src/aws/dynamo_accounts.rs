@@ -78,7 +78,7 @@ impl DynamoStore {
         }
         // Not active: already being deleted (fine), or no such account.
         match self.profile(username).await? {
-            Some(state) if state == AccountState::Deleting => Ok(()),
+            Some(AccountState::Deleting) => Ok(()),
             Some(_) => Err(StoreError::Unavailable(
                 "the account changed while it was being marked for deletion".into(),
             )),
