@@ -7,6 +7,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use postagram_core::accounts::DeletionError;
 use postagram_core::blob::BlobError;
 use postagram_core::store::StoreError;
 use postagram_core::validate::InvalidField;
@@ -34,6 +35,10 @@ pub enum ApiError {
     /// 403: authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 for a wrong current password where one confirms a change (password change,
+    /// account deletion): the caller's token is fine, the proof is not.
+    #[error("{0}")]
+    WrongPassword(String),
     /// 403 for a signed URL whose signature is wrong or expired.
     #[error("{0}")]
     BadSignature(String),
@@ -114,6 +119,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::WrongPassword(_) => (StatusCode::FORBIDDEN, "wrong_password"),
             ApiError::BadSignature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -191,6 +197,15 @@ impl From<BlobError> for ApiError {
         match e {
             BlobError::BadKey => ApiError::NotFound("no such object".into()),
             BlobError::Unavailable(m) => ApiError::unavailable(PICTURE_STORE, m),
+        }
+    }
+}
+
+impl From<DeletionError> for ApiError {
+    fn from(e: DeletionError) -> Self {
+        match e {
+            DeletionError::Store(e) => e.into(),
+            DeletionError::Blob(e) => e.into(),
         }
     }
 }

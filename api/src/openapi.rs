@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "posts", description = "posts"),
         (name = "pictures", description = "picture upload and download"),
         (name = "ops", description = "probes, metrics, documentation"),
+        (name = "users", description = "your account: password change, deletion"),
     )
 )]
 pub struct ApiDoc;

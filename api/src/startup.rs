@@ -264,6 +264,16 @@ impl Application {
             }
             workers = crate::labeling::spawn_workers(&self.config, &self.state, stop_rx.clone())?;
         }
+        // Account deletions a crash or an outage interrupted, in the background (a big
+        // account must not delay the start); replicas sweeping at once is harmless.
+        let (store, blobs) = (self.state.store.clone(), self.state.blobs.clone());
+        tokio::spawn(async move {
+            match postagram_core::accounts::sweep(&*store, &*blobs).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(accounts = n, "finished interrupted account deletions"),
+                Err(e) => tracing::warn!(error = %e, "cannot list interrupted account deletions"),
+            }
+        });
         tracing::info!(addr = %self.listener.local_addr()?, url = %self.public_url, "postagram-api listening");
         crate::serve::serve(
             self.listener,

@@ -699,3 +699,216 @@ async fn a_picture_in_flight_when_the_worker_stops_is_finished_and_acknowledged(
     assert_eq!(detector.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     app.stop().await;
 }
+
+/// Every item of the table whose partition key is `pk` (strongly consistent).
+async fn partition(clients: &AwsClients, pk: &str) -> Vec<String> {
+    let out = clients
+        .dynamo
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query");
+    out.items()
+        .iter()
+        .filter_map(|i| i.get("SK").and_then(|v| v.as_s().ok()).cloned())
+        .collect()
+}
+
+/// The S3 keys under `prefix`.
+async fn objects_under(clients: &AwsClients, prefix: &str) -> Vec<String> {
+    let out = clients
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list objects");
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
+}
+
+async fn token_of(app: &TestApp, user: &str, password: &str) -> String {
+    let r = app.login(user, password).await;
+    assert_eq!(r.status(), StatusCode::OK, "login {user}");
+    let v: Value = r.json().await.expect("json");
+    v["token"].as_str().expect("token").to_string()
+}
+
+/// Two API replicas on one table: a password change on one revokes the tokens issued by
+/// both, on both, at once; the account's deletion on the other removes its profile,
+/// posts, id and label index items and S3 objects (checked with an independent client),
+/// revokes every token on both replicas, and frees the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stale_tokens_are_refused_on_every_replica_and_a_deleted_account_leaves_nothing() {
+    use postagram_core::store::LabelOutcome;
+
+    credentials();
+    let moto = moto::Moto::start();
+    init_aws_cli(&moto, 3);
+    let one = spawn_api(&moto, None).await;
+    let two = spawn_api(&moto, None).await;
+    let from_one = one.user("alice").await;
+    let from_two = token_of(&two, "alice", one.password()).await;
+    let post = two.new_post(&from_one, "replicated", "post").await;
+    let id = post["id"].as_str().expect("id").to_string();
+
+    let r = one
+        .change_password(&from_two, one.password(), "battery staple")
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for app in [&one, &two] {
+        for stale in [&from_one, &from_two] {
+            let tried = postagram_testkit::assert_token_revoked_everywhere(app, stale, &id).await;
+            assert!(tried.len() >= 7, "{tried:?}");
+        }
+    }
+    let token = token_of(&two, "alice", "battery staple").await;
+    let other = token_of(&one, "alice", "battery staple").await;
+
+    // Pictures in S3 and labels in the index (recorded as the labeller would).
+    let store = one.state.as_ref().expect("state").store.clone();
+    let mut ids = vec![id.clone()];
+    ids.push(
+        one.new_post(&token, "second", "post").await["id"]
+            .as_str()
+            .expect("id")
+            .to_string(),
+    );
+    for id in &ids {
+        let (put, key) = one
+            .upload(&token, id, "image/png", photo("chelsea.png"))
+            .await;
+        assert!(put.status().is_success(), "{}", put.status());
+        let post_id = postagram_core::parse_post_id(id).expect("id");
+        store
+            .set_image(post_id, &key, postagram_core::store::now_millis())
+            .await
+            .expect("set image");
+        store
+            .set_labels(
+                post_id,
+                &key,
+                LabelOutcome::Labelled(vec![postagram_core::Label {
+                    name: "cat".into(),
+                    confidence: 90.0,
+                }]),
+            )
+            .await
+            .expect("labels");
+    }
+    let bob = one.user("bob").await;
+    let bobs = one.new_post(&bob, "bob's", "post").await;
+    let check = AwsClients::connect(&moto.settings()).await;
+    assert_eq!(partition(&check, "LABEL#cat").await.len(), 2);
+    assert_eq!(objects_under(&check, "alice/").await.len(), 2);
+
+    let r = two.delete_account(Some(&token), "wrong password").await;
+    assert_error(r, StatusCode::FORBIDDEN, "wrong_password").await;
+    let r = two.delete_account(Some(&token), "battery staple").await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    assert!(
+        partition(&check, "USER#alice").await.is_empty(),
+        "profile or posts left"
+    );
+    for id in &ids {
+        assert!(
+            partition(&check, id).await.is_empty(),
+            "id item of {id} left"
+        );
+        assert_eq!(one.get_post(id).await.status(), StatusCode::NOT_FOUND);
+    }
+    assert!(
+        partition(&check, "LABEL#cat").await.is_empty(),
+        "label items left"
+    );
+    assert!(
+        partition(&check, "ACCOUNT_DELETIONS").await.is_empty(),
+        "deletion marker left"
+    );
+    assert!(
+        objects_under(&check, "alice/").await.is_empty(),
+        "objects left"
+    );
+    for app in [&one, &two] {
+        for stale in [&token, &other] {
+            postagram_testkit::assert_token_revoked_everywhere(app, stale, &id).await;
+        }
+        assert_error(
+            app.login("alice", "battery staple").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let list = two.list("/posts").await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], bobs["id"]);
+    // The name is free again, on either replica.
+    let fresh = one.user("alice").await;
+    assert!(two.list("/posts?user=alice").await.is_empty());
+    two.new_post(&fresh, "new alice", "hello").await;
+    one.stop().await;
+    two.stop().await;
+}
+
+/// An aws-mode deletion interrupted after the account was marked (a crash): the account
+/// is refused meanwhile; the sweep of the next API start finishes it (marker included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_aws_deletion_is_finished_by_the_next_start() {
+    credentials();
+    let moto = moto::Moto::start();
+    init_aws_cli(&moto, 3);
+    let app = spawn_api(&moto, None).await;
+    let token = app.user("alice").await;
+    let post = app.new_post(&token, "left", "behind").await;
+    let id = post["id"].as_str().expect("id").to_string();
+    let (put, _) = app
+        .upload(&token, &id, "image/png", photo("chelsea.png"))
+        .await;
+    assert!(put.status().is_success());
+    let store = app.state.as_ref().expect("state").store.clone();
+    store.mark_account_deleting("alice").await.expect("mark");
+    assert_error(
+        app.post_json(
+            "/posts",
+            &serde_json::json!({"title": "t", "body": "b"}),
+            Some(&token),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
+    assert_error(app.signup("alice").await, StatusCode::CONFLICT, "conflict").await;
+    drop(store);
+    app.stop().await;
+
+    let app = spawn_api(&moto, None).await;
+    wait_for(
+        "the sweep to free the name",
+        Duration::from_secs(30),
+        || async {
+            let r = app.signup("alice").await;
+            (r.status() == StatusCode::CREATED).then_some(Value::Null)
+        },
+    )
+    .await;
+    let check = AwsClients::connect(&moto.settings()).await;
+    assert_eq!(app.get_post(&id).await.status(), StatusCode::NOT_FOUND);
+    assert!(objects_under(&check, "alice/").await.is_empty());
+    assert!(partition(&check, "ACCOUNT_DELETIONS").await.is_empty());
+    assert_eq!(
+        partition(&check, "USER#alice").await,
+        ["PROFILE"],
+        "only the new account's profile"
+    );
+    app.stop().await;
+}

@@ -47,4 +47,24 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Deletes every object whose key starts with `prefix` (a post's folder); returns
     /// how many were deleted.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError>;
+    /// Deletes every object under a user's folder (`<user>/`, from
+    /// [`crate::keys::user_prefix`]: all posts, all sizes); returns how many were deleted.
+    /// `BadKey` for anything that is not one non-empty top-level folder.
+    async fn delete_user_objects(&self, user_prefix: &str) -> Result<u64, BlobError>;
+}
+
+/// The one-segment folder of a user prefix (`alice/` → `alice`); `BadKey` for anything
+/// else (empty, no trailing `/`, more than one segment, `.` or `..`).
+pub fn user_folder(user_prefix: &str) -> Result<&str, BlobError> {
+    let folder = user_prefix.strip_suffix('/').ok_or(BlobError::BadKey)?;
+    if folder.is_empty()
+        || folder.contains('/')
+        || folder.contains('\\')
+        || folder.contains('\0')
+        || folder == "."
+        || folder == ".."
+    {
+        return Err(BlobError::BadKey);
+    }
+    Ok(folder)
 }

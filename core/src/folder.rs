@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::blob::{Blob, BlobError, BlobStore};
+use crate::blob::{user_folder, Blob, BlobError, BlobStore};
 use crate::media::ImageType;
 use crate::private_fs;
 use crate::signing::{now_unix, UrlSigner};
@@ -191,6 +191,54 @@ impl BlobStore for FolderBlobStore {
         .await
         .map_err(|e| BlobError::Unavailable(e.to_string()))?
     }
+
+    async fn delete_user_objects(&self, user_prefix: &str) -> Result<u64, BlobError> {
+        let dir = self.path_of(user_folder(user_prefix)?)?;
+        tokio::task::spawn_blocking(move || {
+            // An upload finishing meanwhile can add a file to a folder being emptied:
+            // walk again (what it wrote goes too, or with its post if it comes later).
+            let mut n = 0;
+            for _ in 0..8 {
+                match remove_tree(&dir, &mut n) {
+                    Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => continue,
+                    other => return other.map(|()| n).map_err(io),
+                }
+            }
+            Err(BlobError::Unavailable(format!(
+                "{} kept filling while it was being deleted",
+                dir.display()
+            )))
+        })
+        .await
+        .map_err(|e| BlobError::Unavailable(e.to_string()))?
+    }
+}
+
+/// Removes `dir` and everything below it (symbolic links are removed, never followed),
+/// adding to `n` each file (or link) removed. A missing `dir` is fine.
+fn remove_tree(dir: &Path, n: &mut u64) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        // `DirEntry::file_type` does not follow links: a link to a folder is a link.
+        if entry.file_type()?.is_dir() {
+            remove_tree(&entry.path(), n)?;
+        } else {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => *n += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +290,39 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["abc.png"]);
+    }
+
+    /// A user's folder goes whole: every post, every size, nested folders; other users'
+    /// pictures and prefixes that are not one folder stay.
+    #[tokio::test]
+    async fn delete_user_objects_removes_the_whole_user_folder_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            FolderBlobStore::open(dir.path(), UrlSigner::new(b"k"), "http://x").expect("open");
+        let png = Bytes::from_static(b"png");
+        for key in [
+            "alice/p1/a.png",
+            "alice/p1/sizes/small/a.png",
+            "alice/p2/b.png",
+            "alice2/p3/c.png",
+            "bob/p4/d.png",
+        ] {
+            store.put(key, png.clone(), "image/png").await.expect("put");
+        }
+        for bad in ["", "/", "alice", "../", "./", "alice/p1/", "a\\b/"] {
+            assert!(
+                matches!(store.delete_user_objects(bad).await, Err(BlobError::BadKey)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            store.delete_user_objects("alice/").await.expect("delete"),
+            3
+        );
+        assert!(!dir.path().join("alice").exists());
+        assert!(store.get("alice2/p3/c.png").await.expect("get").is_some());
+        assert!(store.get("bob/p4/d.png").await.expect("get").is_some());
+        assert_eq!(store.delete_user_objects("alice/").await.expect("again"), 0);
     }
 
     #[tokio::test]

@@ -60,6 +60,12 @@ pub fn post_prefix(user: &str, post: PostId) -> String {
     format!("{user}/{}/", post.uuid_str())
 }
 
+/// The folder (`<user>/`) holding every picture object of a user, whatever post or
+/// size it belongs to (account deletion removes it whole).
+pub fn user_prefix(user: &str) -> String {
+    format!("{user}/")
+}
+
 /// The user and post a well-formed object key belongs to; `None` for anything else
 /// (including path tricks), so stores and labelers can refuse it.
 pub fn parse_object_key(key: &str) -> Option<(String, PostId)> {

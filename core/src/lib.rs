@@ -14,6 +14,8 @@ pub mod validate;
 pub mod wire;
 
 #[cfg(feature = "storage")]
+pub mod accounts;
+#[cfg(feature = "storage")]
 pub mod blob;
 #[cfg(feature = "storage")]
 pub mod cursor;

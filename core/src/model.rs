@@ -79,9 +79,49 @@ pub struct User {
     pub password_hash: String,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// Bumped by a password change and by the start of an account deletion; every login
+    /// token carries the version it was issued under, and only the current one is valid.
+    pub token_version: u64,
+    /// Whether the account is in use or being deleted.
+    pub state: AccountState,
+}
+
+/// The life of an account: in use, or being deleted (it can no longer log in, its
+/// tokens are refused, and its name stays taken until everything of it is gone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccountState {
+    /// A normal account.
+    #[default]
+    Active,
+    /// `DELETE /users/me` started; a sweep at start finishes an interrupted one.
+    Deleting,
+}
+
+impl AccountState {
+    /// The stored name (`active`, `deleting`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Active => "active",
+            AccountState::Deleting => "deleting",
+        }
+    }
+
+    /// Reads a stored name back.
+    pub fn parse(s: &str) -> Option<AccountState> {
+        match s {
+            "active" => Some(AccountState::Active),
+            "deleting" => Some(AccountState::Deleting),
+            _ => None,
+        }
+    }
 }
 
 impl User {
+    /// True for an account in use (not being deleted).
+    pub fn is_active(&self) -> bool {
+        self.state == AccountState::Active
+    }
+
     /// The public wire form.
     pub fn to_view(&self) -> UserView {
         UserView {

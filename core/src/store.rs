@@ -163,4 +163,20 @@ pub trait PostStore: Send + Sync + 'static {
     fn generation(&self) -> Option<u64> {
         None
     }
+    /// Replaces the password hash of an active account and bumps its token version, so
+    /// every token issued before stops working; `NotFound` when there is no such active
+    /// account.
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
+    /// Marks an account as being deleted and bumps its token version: from then on it
+    /// cannot log in, its tokens are refused and no post can be created for it; its name
+    /// stays taken. Idempotent for an account already being deleted; `NotFound` when there
+    /// is no such account.
+    async fn mark_account_deleting(&self, username: &str) -> Result<(), StoreError>;
+    /// Removes the record of an account being deleted once none of its posts is left,
+    /// which frees the name. `Ok(true)` when it is gone (now or before), `Ok(false)` when
+    /// it is not being deleted or still has posts.
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError>;
+    /// The accounts whose deletion started and has not finished, so a sweep can finish
+    /// them (never a scan: both stores keep them findable).
+    async fn accounts_being_deleted(&self) -> Result<Vec<String>, StoreError>;
 }

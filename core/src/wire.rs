@@ -170,6 +170,27 @@ pub struct SignedUrlView {
     pub object_name: String,
 }
 
+/// Body of `POST /users/me/password`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChange {
+    /// The current password.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::password))]
+    pub old_password: String,
+    /// The new password, 8–1024 characters (as on sign-up).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::password))]
+    pub new_password: String,
+}
+
+/// Body of `DELETE /users/me`: the account's password, to confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordConfirmation {
+    /// The current password.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::password))]
+    pub password: String,
+}
+
 /// Every error answer: a stable machine code and a sentence for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -46,8 +46,18 @@ impl FromRequestParts<AppState> for AuthUser {
                             "expected `Authorization: Bearer <token>`",
                         )
                     })?;
-                let user = state.jwt.verify(token.trim())?;
-                Ok(AuthUser(user))
+                let token = state.jwt.verify(token.trim())?;
+                // The store has the last word: a password change or an account deletion
+                // (on any replica) bumped the version, and a deleted account has none.
+                match state.store.get_user(&token.user).await? {
+                    Some(user) if token.is_current_for(&user) => {
+                        Ok(AuthUser(user.username))
+                    }
+                    _ => Err(ApiError::unauthorized(
+                        "token_revoked",
+                        "the token is no longer valid (the password was changed or the account deleted); log in again",
+                    )),
+                }
             }
             AuthMode::Header => {
                 // The course web app sends the bare username; accept `Bearer <name>` too.
@@ -58,7 +68,14 @@ impl FromRequestParts<AppState> for AuthUser {
                         format!("bad username in Authorization: {e}"),
                     )
                 })?;
-                if state.store.get_user(name).await?.is_none() {
+                let existing = state.store.get_user(name).await?;
+                if existing.as_ref().is_some_and(|u| !u.is_active()) {
+                    return Err(ApiError::unauthorized(
+                        "invalid_user",
+                        "this account is being deleted",
+                    ));
+                }
+                if existing.is_none() {
                     // Header mode has no sign-up: the first request creates the account,
                     // with a hash no password can match.
                     let created = state
@@ -76,5 +93,32 @@ impl FromRequestParts<AppState> for AuthUser {
                 Ok(AuthUser(name.to_string()))
             }
         }
+    }
+}
+
+/// A signed-in caller of a route that needs the account's password (changing it,
+/// deleting the account): [`AuthUser`] in `jwt` mode; in `header` mode, where accounts
+/// have no password, a 400 `no_passwords` before anything else (no account is created).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordUser(pub String);
+
+impl FromRequestParts<AppState> for PasswordUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.auth_mode == AuthMode::Header {
+            return Err(ApiError::bad_request(
+                "no_passwords",
+                format!(
+                    "accounts have no password in header auth mode ({}=header): there is none to change or to confirm with",
+                    postagram_core::settings::env::AUTH
+                ),
+            ));
+        }
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(PasswordUser(user))
     }
 }

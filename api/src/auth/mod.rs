@@ -4,4 +4,4 @@ pub mod extract;
 pub mod jwt;
 pub mod password;
 
-pub use extract::AuthUser;
+pub use extract::{AuthUser, PasswordUser};

@@ -92,15 +92,17 @@ pub async fn login(
     guard
         .check(&creds.username, client)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let stored = if validate::username(&creds.username).is_ok() {
+    // An account being deleted cannot log in (it is as if it did not exist).
+    let user = if validate::username(&creds.username).is_ok() {
         state
             .store
             .get_user(&creds.username)
             .await?
-            .map(|u| u.password_hash)
+            .filter(|u| u.is_active())
     } else {
         None
     };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
     if !password::verify(&state.limits.hashing, creds.password, stored).await? {
         guard.failed(&creds.username, client);
         tracing::info!(user = &*user_value(&creds.username), "failed login");
@@ -110,6 +112,9 @@ pub async fn login(
         ));
     }
     guard.succeeded(&creds.username, client);
-    let (token, expires_at) = state.jwt.issue(&creds.username)?;
+    // The version read with the hash: a password change since then revokes this token.
+    let user =
+        user.ok_or_else(|| ApiError::Internal("a verified login without its account".into()))?;
+    let (token, expires_at) = state.jwt.issue(&user)?;
     Ok(Json(TokenView { token, expires_at }))
 }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod objects;
 pub mod posts;
 pub mod uploads;
+pub mod users;
 
 use axum::http::Method;
 use axum::Router;
@@ -71,7 +72,8 @@ pub fn table(max_upload: usize) -> RouteTable {
         .merge(uploads::router())
         .merge(objects::router(max_upload))
         .merge(health::router())
-        .merge(docs::router());
+        .merge(docs::router())
+        .merge(users::router());
     let routes = router
         .get_openapi()
         .paths

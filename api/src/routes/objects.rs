@@ -5,11 +5,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use postagram_core::keys::parse_object_key;
+use postagram_core::keys::{parse_object_key, post_prefix};
 use postagram_core::media::{ImageType, ACCEPTED};
 use postagram_core::settings::log::user_value;
 use postagram_core::signing::{now_unix, SignatureError, UrlSigner};
-use postagram_core::store::now_millis;
+use postagram_core::store::{now_millis, StoreError};
 use postagram_core::wire::ErrorBody;
 use serde::Deserialize;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -172,7 +172,21 @@ pub async fn put_object(
     let size = buf.len();
     state.blobs.put(&key, buf.into(), announced.mime()).await?;
     // The upload that finished last is the post's picture (false: a later one won).
-    state.store.set_image(post.id, &key, now_millis()).await?;
+    match state.store.set_image(post.id, &key, now_millis()).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound(_)) => {
+            // Deleted meanwhile (by its author, or with the account): what was just
+            // stored must not outlive the post.
+            state
+                .blobs
+                .delete_prefix(&post_prefix(&user, post.id))
+                .await?;
+            return Err(ApiError::NotFound(format!(
+                "post {post_id} no longer exists"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
     state.label_wakeup.notify_one();
     state.metrics.uploads.inc();
     tracing::info!(user = &*user_value(&user), post = %post.id, bytes = size, "picture uploaded");

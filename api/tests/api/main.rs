@@ -15,3 +15,4 @@ mod persistence;
 mod posts;
 mod rejections;
 mod uploads;
+mod users;

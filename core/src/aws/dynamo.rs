@@ -26,11 +26,12 @@ use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
 
 use super::cursor;
+use super::dynamo_accounts::ACTIVE_ACCOUNT;
 use super::dynamo_items::*;
 use super::sdk_message;
 use crate::id::PostId;
 use crate::label::LabelStatus;
-use crate::model::{Post, User};
+use crate::model::{AccountState, Post, User};
 use crate::store::{
     fmt_time, is_late, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore, StoreError,
     DEFAULT_PAGE, MAX_PAGE,
@@ -45,12 +46,12 @@ const OWNER_CACHE: usize = 10_000;
 /// The DynamoDB store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: Arc<str>,
+    pub(super) client: Client,
+    pub(super) table: Arc<str>,
     owners: Arc<Mutex<HashMap<Uuid, String>>>,
 }
 
-fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+pub(super) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -59,7 +60,7 @@ where
 }
 
 /// Why a transaction was cancelled, per item (`None` when it failed otherwise).
-fn cancel_reasons(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<String>> {
+pub(super) fn cancel_reasons(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<String>> {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(c)) => Some(
             c.cancellation_reasons()
@@ -71,13 +72,13 @@ fn cancel_reasons(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<String>> 
     }
 }
 
-fn is_conflict(reasons: &[String]) -> bool {
+pub(super) fn is_conflict(reasons: &[String]) -> bool {
     reasons
         .iter()
         .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict")
 }
 
-fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -86,7 +87,7 @@ fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
     let del = Delete::builder()
         .table_name(table)
         .set_key(Some(key))
@@ -208,7 +209,7 @@ impl DynamoStore {
     }
 
     /// One transaction; `Ok(false)` when a condition failed (someone else wrote first).
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
         match self
             .client
             .transact_write_items()
@@ -418,6 +419,8 @@ impl PostStore for DynamoStore {
             username: user.username,
             password_hash: user.password_hash,
             created_at: stored_now()?,
+            token_version: 0,
+            state: AccountState::Active,
         };
         let res = self
             .client
@@ -457,7 +460,10 @@ impl PostStore for DynamoStore {
         let check = ConditionCheck::builder()
             .table_name(&*self.table)
             .set_key(Some(profile_key(user)))
-            .condition_expression("attribute_exists(PK)")
+            // Not for an account being deleted: once it is marked, no post can appear.
+            .condition_expression(ACTIVE_ACCOUNT)
+            .expression_attribute_names("#state", "account_state")
+            .expression_attribute_values(":active", s(AccountState::Active.as_str()))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let items = vec![
@@ -707,5 +713,21 @@ impl PostStore for DynamoStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        self.set_password_item(username, password_hash).await
+    }
+
+    async fn mark_account_deleting(&self, username: &str) -> Result<(), StoreError> {
+        self.mark_deleting_item(username).await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        self.delete_profile_item(username).await
+    }
+
+    async fn accounts_being_deleted(&self) -> Result<Vec<String>, StoreError> {
+        self.deletion_markers().await
     }
 }

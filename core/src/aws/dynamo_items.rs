@@ -7,6 +7,11 @@
 //! | post | `USER#<user>` | `POST#<uuid>` | `GSI1PK=FEED#<shard>`, `GSI1SK=POST#<uuid>`, the post JSON fields (`updated_at` once edited), `rev` |
 //! | id | `POST#<uuid>` | `ID` | `user` (lookup by id alone, strongly consistent) |
 //! | label index | `LABEL#<label>` | `POST#<uuid>` | `user`, `confidence` |
+//! | deletion marker | `ACCOUNT_DELETIONS` | `USER#<user>` | `username` (an account being deleted; written with its `account_state`, removed with its profile) |
+//!
+//! A profile also has `token_version` (bumped by a password change and by the start of
+//! a deletion; absent reads as 0) and `account_state` (`active`, or `deleting` from
+//! `DELETE /users/me` until the profile goes; absent reads as `active`).
 
 use std::collections::HashMap;
 
@@ -15,7 +20,7 @@ use uuid::Uuid;
 
 use crate::id::PostId;
 use crate::label::{Label, LabelStatus};
-use crate::model::{Post, User};
+use crate::model::{AccountState, Post, User};
 use crate::store::{fmt_time, parse_time, StoreError};
 
 /// An item as the SDK sees it.
@@ -197,6 +202,11 @@ pub(crate) fn profile_item(user: &User) -> Item {
     item.insert("username".into(), s(user.username.clone()));
     item.insert("password_hash".into(), s(user.password_hash.clone()));
     item.insert("created_at".into(), s(fmt_time(user.created_at)));
+    item.insert(
+        "token_version".into(),
+        AttributeValue::N(user.token_version.to_string()),
+    );
+    item.insert("account_state".into(), s(user.state.as_str()));
     item
 }
 
@@ -206,7 +216,35 @@ pub(crate) fn user_from_item(item: &Item) -> Result<User, StoreError> {
         username: get_s(item, "username")?.to_string(),
         password_hash: get_s(item, "password_hash")?.to_string(),
         created_at: parse_time(get_s(item, "created_at")?)?,
+        token_version: match item.get("token_version") {
+            None => 0,
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("bad token version `{n}`")))?,
+            Some(_) => return Err(StoreError::Corrupt("token version is not a number".into())),
+        },
+        state: match opt_s(item, "account_state") {
+            None => AccountState::Active,
+            Some(st) => AccountState::parse(&st)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad account state `{st}`")))?,
+        },
     })
+}
+
+/// The partition of the deletion markers (one item per account being deleted).
+pub(crate) const DELETIONS_PK: &str = "ACCOUNT_DELETIONS";
+
+/// The deletion marker of an account.
+pub(crate) fn deletion_key(user: &str) -> Item {
+    key(DELETIONS_PK.into(), user_pk(user))
+}
+
+/// The deletion marker item of an account.
+pub(crate) fn deletion_item(user: &str) -> Item {
+    let mut item = deletion_key(user);
+    item.insert("type".into(), s("account-deletion"));
+    item.insert("username".into(), s(user));
+    item
 }
 
 /// The id item pointing from a post id to its author.

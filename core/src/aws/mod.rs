@@ -10,6 +10,7 @@
 pub mod client;
 pub mod cursor;
 pub mod dynamo;
+mod dynamo_accounts;
 mod dynamo_items;
 pub mod init;
 pub mod s3;

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 
 use super::sdk_message;
-use crate::blob::{Blob, BlobError, BlobStore};
+use crate::blob::{user_folder, Blob, BlobError, BlobStore};
 
 /// Longest presigned URL lifetime S3 accepts (SigV4: 7 days).
 pub const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -155,6 +155,19 @@ impl BlobStore for S3BlobStore {
             return Err(BlobError::BadKey);
         }
         check_key(prefix.trim_end_matches('/'))?;
+        self.delete_listed(prefix).await
+    }
+
+    async fn delete_user_objects(&self, user_prefix: &str) -> Result<u64, BlobError> {
+        check_key(user_folder(user_prefix)?)?;
+        self.delete_listed(user_prefix).await
+    }
+}
+
+impl S3BlobStore {
+    /// Deletes every object whose key starts with `prefix` (checked by the caller), one
+    /// `DeleteObjects` per listed page.
+    async fn delete_listed(&self, prefix: &str) -> Result<u64, BlobError> {
         let mut deleted = 0u64;
         let mut token: Option<String> = None;
         loop {

@@ -1,6 +1,7 @@
 //! Embedded post store on SQLite (bundled): WAL, foreign keys, versioned migrations,
 //! FTS5 search, and the durable label-job table.
 
+mod accounts;
 mod jobs;
 mod posts;
 pub mod schema;

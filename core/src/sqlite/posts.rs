@@ -10,7 +10,7 @@ use super::search::{decode_cursor, encode_cursor, fts_query};
 use super::{db_err, now_millis, SqliteStore};
 use crate::id::{parse_post_id, PostId};
 use crate::label::{Label, LabelStatus};
-use crate::model::{Post, User};
+use crate::model::{AccountState, Post, User};
 use crate::store::{
     fmt_time, is_late, parse_time, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore,
     StoreError, DEFAULT_PAGE, MAX_PAGE,
@@ -223,6 +223,8 @@ impl PostStore for SqliteStore {
                     username: user.username,
                     password_hash: user.password_hash,
                     created_at,
+                    token_version: 0,
+                    state: AccountState::Active,
                 }),
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -237,31 +239,8 @@ impl PostStore for SqliteStore {
 
     async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
         let username = username.to_string();
-        self.read(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT username, password_hash, created_at FROM users WHERE username = ?1",
-                )
-                .map_err(db_err)?
-                .query_row([&username], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .optional()
-                .map_err(db_err)?;
-            row.map(|(username, password_hash, t)| {
-                Ok(User {
-                    username,
-                    password_hash,
-                    created_at: parse_time(&t)?,
-                })
-            })
-            .transpose()
-        })
-        .await
+        self.read(move |conn| super::accounts::get_user_tx(conn, &username))
+            .await
     }
 
     async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError> {
@@ -271,7 +250,7 @@ impl PostStore for SqliteStore {
             let tx = conn.transaction().map_err(db_err)?;
             let exists: bool = tx
                 .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1 AND state = 'active')",
                     [&created.user],
                     |r| r.get(0),
                 )
@@ -505,5 +484,21 @@ impl PostStore for SqliteStore {
                 .map_err(db_err)
         })
         .await
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        self.set_password_row(username, password_hash).await
+    }
+
+    async fn mark_account_deleting(&self, username: &str) -> Result<(), StoreError> {
+        self.mark_deleting_row(username).await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        self.delete_user_row(username).await
+    }
+
+    async fn accounts_being_deleted(&self) -> Result<Vec<String>, StoreError> {
+        self.deleting_rows().await
     }
 }

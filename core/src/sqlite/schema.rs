@@ -66,6 +66,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE posts ADD COLUMN updated_at TEXT;
     "#,
+    // 5: accounts: the token version (bumped by a password change and by the start of a
+    // deletion; tokens carry it) and the state (`deleting` from `DELETE /users/me` until
+    // the row goes, so a restart can finish it).
+    r#"
+    ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+        CHECK (state IN ('active', 'deleting'));
+    CREATE INDEX users_deleting ON users(state) WHERE state = 'deleting';
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -128,6 +137,18 @@ mod tests {
             )
             .expect("label row");
         assert_eq!(label_post, "p1", "existing labels learn their post id");
+        let (version, state): (i64, String) = conn
+            .query_row(
+                "SELECT token_version, state FROM users WHERE username = 'alice'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("user row");
+        assert_eq!(
+            (version, state.as_str()),
+            (0, "active"),
+            "existing accounts are active, their tokens version 0"
+        );
         assert_eq!(migrate(&mut conn).expect("again"), SCHEMA_VERSION);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -28,7 +28,7 @@ mod requests;
 #[cfg(feature = "api")]
 pub use app::{header_mode, TestApp};
 #[cfg(feature = "api")]
-pub use assertions::assert_error;
+pub use assertions::{assert_error, assert_token_revoked_everywhere};
 #[cfg(feature = "api")]
 pub use big_bodies::{assert_big_bodies_get_413, big_json};
 #[cfg(feature = "api")]

@@ -217,6 +217,33 @@ impl TestApp {
         r.json().await.expect("json array")
     }
 
+    /// `POST /users/me/password` `{old_password, new_password}` with a bearer token.
+    pub async fn change_password(&self, token: &str, old: &str, new: &str) -> Response {
+        self.post_json(
+            "/users/me/password",
+            &json!({"old_password": old, "new_password": new}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// `DELETE /users/me` `{password}`, with a bearer token when given.
+    pub async fn delete_account(&self, token: Option<&str>, password: &str) -> Response {
+        let mut req = self
+            .client
+            .delete(self.at("/users/me"))
+            .json(&json!({ "password": password }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// The password every helper-made account has ([`TestApp::user`], [`TestApp::signup`]).
+    pub fn password(&self) -> &'static str {
+        PASSWORD
+    }
+
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
         let r = self.get("/metrics").await;

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use postagram_core::blob::{Blob, BlobError, BlobStore};
 use postagram_core::label::{Label, LabelStatus};
+use postagram_core::model::AccountState;
 use postagram_core::store::{LabelOutcome, ListQuery, NewUser, PostStore, StoreError};
 use postagram_core::wire::{NewPost, PostEdit};
 use postagram_core::PostId;
@@ -746,6 +749,305 @@ pub async fn concurrent_edits_and_deletes_stay_consistent(store: Store, _caps: C
     );
 }
 
+/// A picture store that holds nothing: the conformance checks drive the real deletion
+/// ([`postagram_core::accounts::finish_deletion`]) on the post store alone.
+struct NoPictures;
+
+#[async_trait::async_trait]
+impl BlobStore for NoPictures {
+    async fn presign_put(&self, _: &str, _: &str, _: Duration) -> Result<String, BlobError> {
+        Err(BlobError::BadKey)
+    }
+    async fn presign_get(&self, _: &str, _: Duration) -> Result<String, BlobError> {
+        Err(BlobError::BadKey)
+    }
+    async fn put(&self, _: &str, _: bytes::Bytes, _: &str) -> Result<(), BlobError> {
+        Err(BlobError::BadKey)
+    }
+    async fn get(&self, _: &str) -> Result<Option<Blob>, BlobError> {
+        Ok(None)
+    }
+    async fn delete_prefix(&self, _: &str) -> Result<u64, BlobError> {
+        Ok(0)
+    }
+    async fn delete_user_objects(&self, prefix: &str) -> Result<u64, BlobError> {
+        postagram_core::blob::user_folder(prefix).map(|_| 0)
+    }
+}
+
+async fn finish(store: &Store, name: &str) -> postagram_core::accounts::Deleted {
+    postagram_core::accounts::finish_deletion(&**store, &NoPictures, name)
+        .await
+        .expect("finish the deletion")
+}
+
+/// A new account is active at token version 0; a password change replaces the hash and
+/// bumps the version each time; an unknown account, or one being deleted, is `NotFound`.
+pub async fn password_changes_bump_the_token_version(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    let u = store.get_user("alice").await.expect("get").expect("exists");
+    assert_eq!((u.token_version, u.state), (0, AccountState::Active));
+    store
+        .set_password("alice", "$argon2id$new")
+        .await
+        .expect("set password");
+    let u = store.get_user("alice").await.expect("get").expect("exists");
+    assert_eq!(u.password_hash, "$argon2id$new");
+    assert_eq!(u.token_version, 1);
+    store
+        .set_password("alice", "$argon2id$newer")
+        .await
+        .expect("again");
+    assert_eq!(
+        store
+            .get_user("alice")
+            .await
+            .expect("get")
+            .expect("exists")
+            .token_version,
+        2
+    );
+    let r = store.set_password("nobody", "x").await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    store.mark_account_deleting("alice").await.expect("mark");
+    let r = store.set_password("alice", "x").await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let u = store.get_user("alice").await.expect("get").expect("exists");
+    assert_eq!(
+        u.password_hash, "$argon2id$newer",
+        "unchanged once deleting"
+    );
+}
+
+/// Marking bumps the version, blocks new posts and keeps the name taken; the record goes
+/// only once no post is left, then the name is free (a new account starts afresh) and
+/// nothing of the old one is found; other accounts are untouched.
+pub async fn account_deletion_marks_then_frees_the_name(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    user(&store, "bob").await;
+    let mut mine = Vec::new();
+    for i in 0..3 {
+        let p = post(&store, "alice", &format!("alice {i}")).await;
+        let key = format!("alice/{}/{}cat.png", p.id.uuid_str(), "0".repeat(32));
+        store.set_image(p.id, &key, 1000).await.expect("set image");
+        store
+            .set_labels(p.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+            .await
+            .expect("labels");
+        mine.push(p);
+    }
+    let theirs = post(&store, "bob", "bob's").await;
+    let key = format!("bob/{}/{}cat.png", theirs.id.uuid_str(), "0".repeat(32));
+    store
+        .set_image(theirs.id, &key, 1000)
+        .await
+        .expect("set image");
+    store
+        .set_labels(
+            theirs.id,
+            &key,
+            LabelOutcome::Labelled(vec![label("cat", 80.0)]),
+        )
+        .await
+        .expect("labels");
+
+    assert!(store
+        .accounts_being_deleted()
+        .await
+        .expect("list")
+        .is_empty());
+    assert!(!store.delete_user("bob").await.expect("delete active"));
+    assert!(
+        store.get_user("bob").await.expect("get").is_some(),
+        "active accounts stay"
+    );
+    let r = store.mark_account_deleting("nobody").await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+
+    store.mark_account_deleting("alice").await.expect("mark");
+    let u = store
+        .get_user("alice")
+        .await
+        .expect("get")
+        .expect("still there");
+    assert_eq!((u.state, u.token_version), (AccountState::Deleting, 1));
+    store
+        .mark_account_deleting("alice")
+        .await
+        .expect("mark twice");
+    let u = store
+        .get_user("alice")
+        .await
+        .expect("get")
+        .expect("still there");
+    assert_eq!(u.token_version, 1, "marking again changes nothing");
+    assert_eq!(
+        store.accounts_being_deleted().await.expect("list"),
+        ["alice"]
+    );
+    let r = store
+        .create_post(
+            "alice",
+            NewPost {
+                title: "too late".into(),
+                body: "b".into(),
+            },
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let again = store
+        .create_user(NewUser {
+            username: "alice".into(),
+            password_hash: "x".into(),
+        })
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::UserExists(_))),
+        "the name stays taken while deleting: {again:?}"
+    );
+    assert!(
+        !store.delete_user("alice").await.expect("delete"),
+        "not while posts are left"
+    );
+    assert!(store.get_user("alice").await.expect("get").is_some());
+
+    let done = finish(&store, "alice").await;
+    assert_eq!(done.posts, 3);
+    assert!(store.get_user("alice").await.expect("get").is_none());
+    assert!(store
+        .accounts_being_deleted()
+        .await
+        .expect("list")
+        .is_empty());
+    for p in &mine {
+        assert!(store.get_post(p.id).await.expect("get").is_none());
+    }
+    let user_posts = ListQuery {
+        user: Some("alice".into()),
+        ..q()
+    };
+    assert!(titles(&store, user_posts.clone()).await.is_empty());
+    assert_eq!(
+        titles(
+            &store,
+            ListQuery {
+                label: Some("cat".into()),
+                ..q()
+            }
+        )
+        .await,
+        ["bob's"],
+        "no label index entry of alice's left"
+    );
+    assert_eq!(titles(&store, q()).await, ["bob's"]);
+    assert!(store.delete_user("alice").await.expect("gone already"));
+    assert_eq!(
+        finish(&store, "alice").await.posts,
+        0,
+        "finishing twice is fine"
+    );
+
+    // The name is free: a new account with it starts afresh.
+    store
+        .create_user(NewUser {
+            username: "alice".into(),
+            password_hash: "fresh".into(),
+        })
+        .await
+        .expect("the name is free again");
+    let u = store.get_user("alice").await.expect("get").expect("exists");
+    assert_eq!(
+        (u.password_hash.as_str(), u.token_version, u.state),
+        ("fresh", 0, AccountState::Active)
+    );
+    assert!(titles(&store, user_posts).await.is_empty());
+    post(&store, "alice", "new life").await;
+    let bob = store.get_user("bob").await.expect("get").expect("bob");
+    assert_eq!((bob.state, bob.token_version), (AccountState::Active, 0));
+    assert_eq!(
+        store
+            .get_post(theirs.id)
+            .await
+            .expect("get")
+            .map(|p| p.labels),
+        Some(vec![label("cat", 80.0)])
+    );
+}
+
+/// A deletion racing an upload (`set_image`) and a new post: whichever comes first, once
+/// the deletion is finished no post, picture record or label index entry of the account
+/// is left, and the late writes are `NotFound` (an upload then removes its object).
+pub async fn deletion_racing_uploads_and_posts_leaves_nothing(store: Store, _caps: Caps) {
+    for round in 0..4 {
+        let name = format!("racer{round}");
+        user(&store, &name).await;
+        let p = post(&store, &name, "racing").await;
+        let key = format!("{name}/{}/{}cat.png", p.id.uuid_str(), "0".repeat(32));
+        let labelled = async {
+            store.set_image(p.id, &key, 1000).await?;
+            store
+                .set_labels(p.id, &key, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+                .await
+        };
+        let deleted = async {
+            store.mark_account_deleting(&name).await.expect("mark");
+            postagram_core::accounts::finish_deletion(&*store, &NoPictures, &name).await
+        };
+        let created = store.create_post(
+            &name,
+            NewPost {
+                title: "late".into(),
+                body: "b".into(),
+            },
+        );
+        let (upload, deletion, late) = tokio::join!(labelled, deleted, created);
+        deletion.expect("the deletion finishes");
+        match upload {
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => panic!("round {round}: upload {e:?}"),
+        }
+        match late {
+            Ok(p) => assert!(
+                store.get_post(p.id).await.expect("get").is_none(),
+                "round {round}: a post created before the mark went with the account"
+            ),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => panic!("round {round}: create {e:?}"),
+        }
+        assert!(store.get_user(&name).await.expect("get").is_none());
+        assert!(store.get_post(p.id).await.expect("get").is_none());
+        let r = store.set_image(p.id, &key, 2000).await;
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+        assert!(titles(
+            &store,
+            ListQuery {
+                user: Some(name.clone()),
+                ..q()
+            }
+        )
+        .await
+        .is_empty());
+    }
+    assert!(titles(&store, q()).await.is_empty(), "no post left");
+    assert!(
+        titles(
+            &store,
+            ListQuery {
+                label: Some("cat".into()),
+                ..q()
+            }
+        )
+        .await
+        .is_empty(),
+        "no label index entry left"
+    );
+    assert!(store
+        .accounts_being_deleted()
+        .await
+        .expect("list")
+        .is_empty());
+}
+
 /// One `#[tokio::test]` per check, for the backend `$make` (an async fn returning
 /// `(Store, guard)`) with capabilities `$caps`.
 #[macro_export]
@@ -756,7 +1058,10 @@ macro_rules! conformance_suite {
             delete_removes_everything
             text_search_or_unsupported edits_show_everywhere_and_keep_labels
             editing_unknown_or_deleted_posts_is_not_found
-            concurrent_edits_and_deletes_stay_consistent);
+            concurrent_edits_and_deletes_stay_consistent
+            password_changes_bump_the_token_version
+            account_deletion_marks_then_frees_the_name
+            deletion_racing_uploads_and_posts_leaves_nothing);
     };
     (@t $make:path, $caps:expr; $($name:ident)*) => {
         $(
