@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod dynamo;
 mod dynamo_items;
 pub mod init;
+pub mod profiles;
 pub mod s3;
 
 pub use client::{AwsClients, AwsSettings};
