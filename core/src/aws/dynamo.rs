@@ -1,8 +1,8 @@
 //! `PostStore` on DynamoDB, single-table design (see `dynamo_items` for the layout).
 //!
 //! - all posts newest first: one `Query` per feed shard on the `feed` index, merged;
-//! - `?user=`: the profile (any case) names the registered spelling, then one `Query` on
-//!   `USER#<user>`; `?label=`: one `Query` on `LABEL#<label>`
+//! - `?user=`: one `Query` on `USER#<user>`; when that spelling has no posts, its profile
+//!   (any case) names the registered spelling and one more `Query` reads that partition; `?label=`: one `Query` on `LABEL#<label>`
 //!   plus one `BatchGetItem` of the posts;
 //! - by id alone: the id item `POST#<uuid>`/`ID` names the author (cached: the author of a
 //!   post never changes), then a `GetItem` of the post, both strongly consistent;
@@ -222,12 +222,8 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// The registered spelling of the account `name` stands for, if any; `None` without
-    /// a look-up for what no account can be called.
+    /// The registered spelling of the account `name` stands for, if any.
     async fn registered_name(&self, name: &str) -> Result<Option<String>, StoreError> {
-        if crate::validate::header_username(name).is_err() {
-            return Ok(None);
-        }
         Ok(self.get_user(name).await?.map(|u| u.username))
     }
 
@@ -549,20 +545,26 @@ impl PostStore for DynamoStore {
         };
         let below = below_key(query.cursor.as_deref().map(cursor::decode).transpose()?);
         let want = limit + 1;
-        // `?user=` names an account in any case: its posts carry the registered spelling.
-        let user = match query.user.as_deref() {
-            Some(name) => match self.registered_name(name).await? {
-                Some(registered) => Some(registered),
-                None => {
-                    return Ok(Page {
-                        posts: Vec::new(),
-                        next_cursor: None,
-                    })
-                }
-            },
-            None => None,
+        let empty = Page {
+            posts: Vec::new(),
+            next_cursor: None,
         };
+        if let Some(name) = query.user.as_deref() {
+            if crate::validate::header_username(name).is_err() {
+                // No account has such a name (nor could its key be queried).
+                return Ok(empty);
+            }
+        }
         let posts = if let Some(label) = &query.label {
+            // `?user=` names an account in any case: the filter needs the registered
+            // spelling its posts carry.
+            let user = match query.user.as_deref() {
+                Some(name) => match self.registered_name(name).await? {
+                    Some(registered) => Some(registered),
+                    None => return Ok(empty),
+                },
+                None => None,
+            };
             let label = label.trim().to_lowercase();
             let items = self
                 .query_partition(None, label_pk(&label), below, user.as_deref(), want)
@@ -578,9 +580,23 @@ impl PostStore for DynamoStore {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             self.batch_get_posts(refs).await?
-        } else if let Some(user) = &user {
-            self.query_partition(None, user_pk(user), below, None, want)
-                .await?
+        } else if let Some(name) = &query.user {
+            // The partition of the spelling asked for: one Query when it is the registered
+            // one (the usual case). Empty, the name may be another spelling of an account
+            // (`?user=ALICE` for `alice`): its profile names the partition to read.
+            let mut items = self
+                .query_partition(None, user_pk(name), below.clone(), None, want)
+                .await?;
+            if items.is_empty() {
+                if let Some(registered) = self.registered_name(name).await? {
+                    if registered != *name {
+                        items = self
+                            .query_partition(None, user_pk(&registered), below, None, want)
+                            .await?;
+                    }
+                }
+            }
+            items
                 .iter()
                 .map(post_from_item)
                 .collect::<Result<Vec<_>, _>>()?
