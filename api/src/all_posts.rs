@@ -76,7 +76,10 @@ where
                     Some(Err(e)) => return Some((Err(e), (pages, first, true))),
                     None => {
                         let end = if first { "[]" } else { "]" };
-                        return Some((Ok(Bytes::from_static(end.as_bytes())), (pages, first, true)));
+                        return Some((
+                            Ok(Bytes::from_static(end.as_bytes())),
+                            (pages, first, true),
+                        ));
                     }
                 }
             }
@@ -120,7 +123,10 @@ pub async fn response(state: AppState, query: ListQuery) -> Result<Response, Api
     });
     let mut resp = Body::from_stream(body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(resp)
 }

@@ -506,7 +506,10 @@ async fn a_header_mode_name_with_key_tricks_is_escaped_in_s3_and_dynamodb_keys()
     let uuid = id.trim_start_matches("POST#");
     for (pk, sk) in [
         (format!("USER#{escaped}"), format!("POST#{uuid}")),
-        ("USER#élodie~20d~2f..~2f~23x".to_string(), "PROFILE".to_string()),
+        (
+            "USER#élodie~20d~2f..~2f~23x".to_string(),
+            "PROFILE".to_string(),
+        ),
     ] {
         let item = check
             .dynamo

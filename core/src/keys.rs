@@ -137,9 +137,16 @@ mod tests {
             let prefix = post_prefix(name, id);
             assert!(key.starts_with(&prefix), "{key}");
             let first = key.split('/').next().unwrap();
-            assert!(first != "." && first != ".." && !first.contains(['#', '%', '\\', ' ']), "{key}");
+            assert!(
+                first != "." && first != ".." && !first.contains(['#', '%', '\\', ' ']),
+                "{key}"
+            );
             assert_eq!(key.split('/').count(), 3, "{key}");
-            assert_eq!(parse_object_key(&key), Some((name.to_string(), id)), "{key}");
+            assert_eq!(
+                parse_object_key(&key),
+                Some((name.to_string(), id)),
+                "{key}"
+            );
             assert!(prefixes.insert(prefix), "{name} shares a prefix");
         }
         // A key whose user part is not what the name's key form is, is refused.

@@ -29,7 +29,9 @@ pub fn is_canonical(name: &str) -> bool {
 }
 
 fn kept(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || (!c.is_ascii() && c.is_alphanumeric())
+    c.is_ascii_alphanumeric()
+        || matches!(c, '_' | '-' | '.')
+        || (!c.is_ascii() && c.is_alphanumeric())
 }
 
 /// The key form of a name (see the module documentation).
@@ -91,7 +93,15 @@ mod tests {
 
     #[test]
     fn the_key_form_is_the_identity_for_strict_names() {
-        for name in ["alice", "Alice", "a.b-c_9", "...", "..a", "A1_", "x".repeat(32).as_str()] {
+        for name in [
+            "alice",
+            "Alice",
+            "a.b-c_9",
+            "...",
+            "..a",
+            "A1_",
+            "x".repeat(32).as_str(),
+        ] {
             assert_eq!(to_key(name), name);
             assert_eq!(from_key(name).as_deref(), Some(name));
         }
@@ -127,14 +137,18 @@ mod tests {
 
     #[test]
     fn only_what_to_key_writes_decodes() {
-        for bad in ["~41lice", "a~2Fb", "a b", "a/b", "~", "~2", "~zz", "~ff", "..", ".", "", "a~c3"] {
+        for bad in [
+            "~41lice", "a~2Fb", "a b", "a/b", "~", "~2", "~zz", "~ff", "..", ".", "", "a~c3",
+        ] {
             assert_eq!(from_key(bad), None, "{bad:?}");
         }
     }
 
     #[test]
     fn distinct_names_have_distinct_keys() {
-        let names = ["a b", "a~20b", "a_b", "A b", "a.b", "a..b", "..", "...", "a/b", "a~2fb"];
+        let names = [
+            "a b", "a~20b", "a_b", "A b", "a.b", "a..b", "..", "...", "a/b", "a~2fb",
+        ];
         let keys: std::collections::HashSet<_> = names.iter().map(|n| to_key(n)).collect();
         assert_eq!(keys.len(), names.len());
     }

@@ -116,7 +116,10 @@ pub fn header_username(value: &str) -> Result<(), InvalidField> {
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(invalid(
             "username",
-            format!("must not contain control characters (found U+{:04X})", c as u32),
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
         ));
     }
     if let Some(c) = value.chars().find(|&c| is_bidi_control(c)) {

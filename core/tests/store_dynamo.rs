@@ -63,7 +63,11 @@ async fn init_aws_moves_mixed_case_profiles_to_their_canonical_key() {
     let store = DynamoStore::new(clients.dynamo.clone(), "posts");
     // Before the move an exact spelling already signs in.
     assert_eq!(
-        store.get_user("Bob").await.expect("get").map(|u| u.username),
+        store
+            .get_user("Bob")
+            .await
+            .expect("get")
+            .map(|u| u.username),
         Some("Bob".to_string())
     );
     let report = init_aws(&clients, &settings).await.expect("second init");

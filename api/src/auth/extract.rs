@@ -70,7 +70,10 @@ async fn header_user(state: &AppState, bytes: &[u8]) -> Result<String, ApiError>
         ));
     }
     validate::header_username(name).map_err(|e| {
-        ApiError::unauthorized("invalid_user", format!("bad username in Authorization: {e}"))
+        ApiError::unauthorized(
+            "invalid_user",
+            format!("bad username in Authorization: {e}"),
+        )
     })?;
     if let Some(user) = state.store.get_user(name).await? {
         return Ok(user.username);

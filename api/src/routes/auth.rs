@@ -114,9 +114,8 @@ pub async fn login(
         ));
     }
     guard.succeeded(&creds.username, client);
-    let registered = registered.ok_or_else(|| {
-        ApiError::Internal("a password matched no account".into())
-    })?;
+    let registered =
+        registered.ok_or_else(|| ApiError::Internal("a password matched no account".into()))?;
     let (token, expires_at) = state.jwt.issue(&registered)?;
     Ok(Json(TokenView { token, expires_at }))
 }

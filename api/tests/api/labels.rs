@@ -132,7 +132,10 @@ async fn a_header_mode_name_with_key_tricks_gets_labels() {
         .upload_as(name.as_bytes(), id, "image/png", photo("chelsea.png"))
         .await;
     assert_eq!(put.status(), StatusCode::OK);
-    assert!(key.starts_with("Jean~20Dupont~2f..~2f~23x~40ensai.fr/"), "{key}");
+    assert!(
+        key.starts_with("Jean~20Dupont~2f..~2f~23x~40ensai.fr/"),
+        "{key}"
+    );
     let v = wait_labelled(&app, id).await;
     assert_eq!(v["label_status"], "done", "{v}");
     assert_eq!(v["user"], name);

@@ -21,7 +21,9 @@ fn post_body() -> Value {
 async fn the_web_apps_names_can_write() {
     let app = TestApp::spawn_with(header_mode).await;
     for name in ["Jean Dupont", "alice@ensai.fr", "Al", "élodie", "x"] {
-        let r = app.post_json_as("/posts", &post_body(), name.as_bytes()).await;
+        let r = app
+            .post_json_as("/posts", &post_body(), name.as_bytes())
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED, "{name}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["user"], name);
@@ -70,7 +72,10 @@ async fn latin1_and_utf8_names_are_one_account_in_any_case() {
     let r = app.delete_post_as(id, "Élodie".as_bytes()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // Another account may not.
-    let other = app.list("/posts").await[0]["id"].as_str().unwrap().to_string();
+    let other = app.list("/posts").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.delete_post_as(&other, b"elodie").await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
 }
@@ -148,7 +153,9 @@ async fn names_with_path_tricks_stay_inside_their_prefix() {
     ];
     let pictures = app.data_dir.join("pictures");
     for name in names {
-        let r = app.post_json_as("/posts", &post_body(), name.as_bytes()).await;
+        let r = app
+            .post_json_as("/posts", &post_body(), name.as_bytes())
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED, "{name}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["user"], name);
@@ -217,7 +224,9 @@ async fn header_mode_lists_every_post_streamed() {
     let app = TestApp::spawn_with(header_mode).await;
     let store = app.state.as_ref().unwrap().store.clone();
     for name in ["Jean Dupont", "bob"] {
-        let r = app.post_json_as("/posts", &post_body(), name.as_bytes()).await;
+        let r = app
+            .post_json_as("/posts", &post_body(), name.as_bytes())
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     // 250 + 1 posts by Jean, 1 by bob: straight into the store (the per-user post limit

@@ -12,7 +12,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo_items::{profile_key, profile_item, user_from_item, Item};
+use super::dynamo_items::{profile_item, profile_key, user_from_item, Item};
 use super::sdk_message;
 use crate::model::User;
 
@@ -52,9 +52,7 @@ pub async fn rekey_profiles(client: &Client, table: &str) -> Result<Rekeyed, Str
             _ => break,
         }
     }
-    legacy.sort_by(|(a, _), (b, _)| {
-        (a.created_at, &a.username).cmp(&(b.created_at, &b.username))
-    });
+    legacy.sort_by(|(a, _), (b, _)| (a.created_at, &a.username).cmp(&(b.created_at, &b.username)));
     let mut out = Rekeyed::default();
     for (user, item) in legacy {
         let old_key: Item = item

@@ -188,7 +188,8 @@ mod tests {
             for sql in &schema::MIGRATIONS[..4] {
                 conn.execute_batch(sql).expect("old schema");
             }
-            conn.pragma_update(None, "user_version", 4).expect("version");
+            conn.pragma_update(None, "user_version", 4)
+                .expect("version");
             conn.execute_batch(
                 "INSERT INTO users VALUES ('Alice', 'h1', '2026-01-01T00:00:00.000Z');
                  INSERT INTO users VALUES ('alice', 'h2', '2026-02-01T00:00:00.000Z');
@@ -211,7 +212,11 @@ mod tests {
             let got = store.get_user(asked).await.expect("get").expect("found");
             assert_eq!(got.username, found, "{asked}");
         }
-        for (asked, title) in [("Alice", "by Alice"), ("ALICE", "by alice"), ("bob", "by Bob")] {
+        for (asked, title) in [
+            ("Alice", "by Alice"),
+            ("ALICE", "by alice"),
+            ("bob", "by Bob"),
+        ] {
             let page = store
                 .list_posts(&ListQuery {
                     user: Some(asked.into()),
@@ -230,7 +235,10 @@ mod tests {
                     password_hash: "x".into(),
                 })
                 .await;
-            assert!(matches!(again, Err(StoreError::UserExists(_))), "{taken}: {again:?}");
+            assert!(
+                matches!(again, Err(StoreError::UserExists(_))),
+                "{taken}: {again:?}"
+            );
         }
     }
 

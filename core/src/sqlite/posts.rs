@@ -11,11 +11,11 @@ use super::{db_err, now_millis, SqliteStore};
 use crate::id::{parse_post_id, PostId};
 use crate::label::{Label, LabelStatus};
 use crate::model::{Post, User};
-use crate::username::canonical;
 use crate::store::{
     fmt_time, is_late, parse_time, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore,
     StoreError, DEFAULT_PAGE, MAX_PAGE,
 };
+use crate::username::canonical;
 use crate::wire::{NewPost, PostEdit};
 
 const POST_COLUMNS: &str =

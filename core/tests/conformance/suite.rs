@@ -835,7 +835,11 @@ pub async fn any_name_is_its_own_account(store: Store, _caps: Caps) {
             user: Some(name.into()),
             ..q()
         };
-        assert_eq!(titles(&store, query).await, [format!("by {name}")], "{name}");
+        assert_eq!(
+            titles(&store, query).await,
+            [format!("by {name}")],
+            "{name}"
+        );
     }
     assert_eq!(titles(&store, q()).await.len(), names.len());
 }
