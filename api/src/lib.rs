@@ -1,6 +1,7 @@
 //! `postagram-api`: the REST API (posts, auth, uploads, OpenAPI, probes, metrics) and,
 //! in embedded mode, the in-process labeler workers.
 
+pub mod all_posts;
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -64,6 +64,15 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.bearer_format = Some("JWT".into());
+        http.description = Some(format!(
+            "`Authorization: Bearer <JWT>` from `POST /auth/login` (auth mode `jwt`). In auth mode \
+             `header` the header holds the username itself (optionally after `Bearer `), as the \
+             course web app sends it: 1–{} characters, spaces, `@` and non-ASCII letters allowed, \
+             no control or bidirectional formatting characters; bytes are read as UTF-8 when \
+             valid, else as Latin-1 (what browsers send); any case names the same account, \
+             created on first use.",
+            postagram_core::validate::HEADER_USERNAME_MAX
+        ));
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
     }
 }

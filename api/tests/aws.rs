@@ -448,6 +448,95 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     app.stop().await;
 }
 
+/// A header-mode name with a space, `/`, `..`, `#` and non-ASCII: its S3 key, post item
+/// and profile item hold it escaped (the profile under its lower-case form), the S3
+/// event brings the worker back to the post, and the labels arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_header_mode_name_with_key_tricks_is_escaped_in_s3_and_dynamodb_keys() {
+    credentials();
+    let moto = moto::Moto::start();
+    let queue_url = queue_url_of(&init_aws_cli(&moto, 3));
+    let moto_url = moto.url.clone();
+    let queue = queue_url.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.store = StoreKind::Aws;
+        c.auth = postagram_api::config::AuthMode::Header;
+        c.aws.table = Some(TABLE.into());
+        c.aws.bucket = Some(BUCKET.into());
+        c.aws.queue_url = Some(queue);
+        c.aws.aws_endpoint_url = Some(moto_url);
+        c.aws.aws_region = Some("us-east-1".into());
+    })
+    .await;
+    let worker = start_worker(&moto, &queue_url, local_detector()).await;
+    let name = "Élodie D/../#x";
+    let escaped = "Élodie~20D~2f..~2f~23x";
+    let r = app
+        .post_json_as(
+            "/posts",
+            &serde_json::json!({"title": "Chelsea", "body": "my cat"}),
+            name.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let post: Value = r.json().await.expect("json");
+    assert_eq!(post["user"], name);
+    let id = post["id"].as_str().expect("id").to_string();
+    // The same account in Latin-1 and another case.
+    let (put, key) = app
+        .upload_as(b"\xe9LODIE d/../#X", &id, "image/png", photo("chelsea.png"))
+        .await;
+    assert!(put.status().is_success(), "presigned PUT: {}", put.status());
+    assert!(key.starts_with(&format!("{escaped}/")), "{key}");
+    let labelled = wait_for("labels", Duration::from_secs(90), || async {
+        let v: Value = app.get_post(&id).await.json().await.ok()?;
+        (v["label_status"] == "done").then_some(v)
+    })
+    .await;
+    assert!(
+        labelled["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .any(|l| l == "cat"),
+        "{labelled}"
+    );
+    assert_eq!(app.list("/posts?label=cat").await.len(), 1);
+    let check = AwsClients::connect(&moto.settings()).await;
+    let uuid = id.trim_start_matches("POST#");
+    for (pk, sk) in [
+        (format!("USER#{escaped}"), format!("POST#{uuid}")),
+        (
+            "USER#élodie~20d~2f..~2f~23x".to_string(),
+            "PROFILE".to_string(),
+        ),
+    ] {
+        let item = check
+            .dynamo
+            .get_item()
+            .table_name(TABLE)
+            .key("PK", AttributeValue::S(pk.clone()))
+            .key("SK", AttributeValue::S(sk.clone()))
+            .send()
+            .await
+            .expect("get item");
+        assert!(item.item().is_some(), "no item {pk} / {sk}");
+    }
+    let objects = check
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("list objects");
+    let keys: Vec<_> = objects.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, [key.as_str()]);
+    let del = app.delete_post_as(&id, name.as_bytes()).await;
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    worker.stop().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_emulator_outage_gives_503_and_the_api_and_worker_recover_without_restart() {
     credentials();

@@ -1,12 +1,15 @@
 //! Picture object keys: `<user>/<post-uuid>/<uuid4><sanitized basename>`.
 //!
 //! The key alone tells a labeler whose post a picture belongs to, so S3 events and
-//! local jobs need no lookup. Basenames are sanitized so no key can escape its folder.
+//! local jobs need no lookup. `<user>` is the author's name (as registered) in its key
+//! form ([`crate::username::to_key`]: the name itself for `[A-Za-z0-9_.-]`, escaped
+//! otherwise), so no name can leave its prefix or share another's; basenames are
+//! sanitized so no key can escape its folder.
 
 use uuid::Uuid;
 
 use crate::id::PostId;
-use crate::validate;
+use crate::{username, validate};
 
 /// Longest sanitized basename kept in a key, in bytes.
 pub const MAX_BASENAME: usize = 100;
@@ -48,7 +51,8 @@ pub fn sanitize_basename(name: &str) -> String {
 /// Builds a fresh object key for a picture of `user`'s post.
 pub fn object_key(user: &str, post: PostId, filename: &str) -> String {
     format!(
-        "{user}/{}/{}{}",
+        "{}/{}/{}{}",
+        username::to_key(user),
         post.uuid_str(),
         Uuid::new_v4().simple(),
         sanitize_basename(filename)
@@ -57,7 +61,7 @@ pub fn object_key(user: &str, post: PostId, filename: &str) -> String {
 
 /// The folder (`<user>/<post-uuid>/`) holding every picture object of a post.
 pub fn post_prefix(user: &str, post: PostId) -> String {
-    format!("{user}/{}/", post.uuid_str())
+    format!("{}/{}/", username::to_key(user), post.uuid_str())
 }
 
 /// The folder (`<user>/`) holding every picture object of a user, whatever post or
@@ -79,9 +83,10 @@ pub fn parse_object_key(key: &str) -> Option<(String, PostId)> {
     if file.chars().any(|c| c.is_control()) {
         return None;
     }
-    validate::username(user).ok()?;
+    let user = username::from_key(user)?;
+    validate::header_username(&user).ok()?;
     let uuid = Uuid::parse_str(post).ok()?;
-    Some((user.to_string(), PostId(uuid)))
+    Some((user, PostId(uuid)))
 }
 
 #[cfg(test)]
@@ -111,6 +116,50 @@ mod tests {
         assert!(key.starts_with(&post_prefix("alice", id)));
         assert!(key.ends_with("passwd"));
         assert_eq!(parse_object_key(&key), Some(("alice".to_string(), id)));
+    }
+
+    /// Any name an account can have stays inside its own prefix: one path segment that
+    /// is neither `.` nor `..`, parsed back to the same name, never another name's.
+    #[test]
+    fn every_name_stays_inside_its_prefix() {
+        let id = PostId::new();
+        let names = [
+            "Jean Dupont",
+            "alice@ensai.fr",
+            "Al",
+            "élodie",
+            "a/b",
+            "../alice",
+            "..",
+            ".",
+            "alice#PROFILE",
+            "a%2Fb",
+            "مريم",
+            "a~2fb",
+        ];
+        let mut prefixes = std::collections::HashSet::new();
+        for name in names {
+            let key = object_key(name, id, "../../x.png");
+            let prefix = post_prefix(name, id);
+            assert!(key.starts_with(&prefix), "{key}");
+            let first = key.split('/').next().unwrap();
+            assert!(
+                first != "." && first != ".." && !first.contains(['#', '%', '\\', ' ']),
+                "{key}"
+            );
+            assert_eq!(key.split('/').count(), 3, "{key}");
+            assert_eq!(
+                parse_object_key(&key),
+                Some((name.to_string(), id)),
+                "{key}"
+            );
+            assert!(prefixes.insert(prefix), "{name} shares a prefix");
+        }
+        // A key whose user part is not what the name's key form is, is refused.
+        for user in ["a b", "~41", "alice~0a", "a~2Fb"] {
+            let key = format!("{user}/{}/{}", id.uuid_str(), "a".repeat(40));
+            assert!(parse_object_key(&key).is_none(), "{key}");
+        }
     }
 
     #[test]

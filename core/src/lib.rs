@@ -10,6 +10,7 @@ pub mod private_fs;
 #[cfg(feature = "openapi")]
 pub mod schemas;
 pub mod settings;
+pub mod username;
 pub mod validate;
 pub mod wire;
 

@@ -12,6 +12,11 @@ pub const PASSWORD_MAX: usize = 1024;
 pub const USERNAME_MIN: usize = 3;
 /// Username length bounds.
 pub const USERNAME_MAX: usize = 32;
+/// Longest name header mode accepts, in characters.
+pub const HEADER_USERNAME_MAX: usize = 64;
+/// Longest key form of a name ([`crate::username::to_key`]), in bytes: one path
+/// component of the picture folder (255 on common file systems).
+pub const USERNAME_KEY_MAX: usize = 255;
 
 /// A field that failed validation, with a sentence for humans.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +96,57 @@ pub fn username(value: &str) -> Result<(), InvalidField> {
     Ok(())
 }
 
+/// Bidirectional formatting characters (marks, embeddings, overrides, isolates). They
+/// are invisible and reorder how a name is shown, so `alice` with a right-to-left mark
+/// would look like `alice` and be another account: refused. Right-to-left letters
+/// (Arabic, Hebrew) are letters and are kept.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Any account's name, as header mode (the course web app's login form) may send it,
+/// and so the rule object keys are parsed back with: 1–64 characters, any of them
+/// (spaces, `@`, `/`, `#`, non-ASCII letters…) except control characters (Unicode `Cc`:
+/// NUL, CR, LF, tab, DEL, C1) and bidirectional formatting characters
+/// ([`is_bidi_control`]); no white space at either end; at most [`USERNAME_KEY_MAX`]
+/// bytes once escaped for keys (only names full of symbols or emoji reach it). Every
+/// name [`username`] accepts passes.
+pub fn header_username(value: &str) -> Result<(), InvalidField> {
+    check_len("username", value, 1, HEADER_USERNAME_MAX)?;
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(invalid(
+            "username",
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    if let Some(c) = value.chars().find(|&c| is_bidi_control(c)) {
+        return Err(invalid(
+            "username",
+            format!(
+                "must not contain bidirectional formatting characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    if value.trim() != value {
+        return Err(invalid(
+            "username",
+            "must not start or end with white space",
+        ));
+    }
+    let key = crate::username::to_key(value).len();
+    if key > USERNAME_KEY_MAX {
+        return Err(invalid(
+            "username",
+            format!("is too long once escaped for storage keys ({key} bytes, at most {USERNAME_KEY_MAX})"),
+        ));
+    }
+    Ok(())
+}
+
 /// A password: at least 8 characters.
 pub fn password(value: &str) -> Result<(), InvalidField> {
     check_len("password", value, PASSWORD_MIN, PASSWORD_MAX)
@@ -149,6 +205,47 @@ mod tests {
         assert!(username("al ice").is_err());
         assert!(username("../x").is_err());
         assert!(username("élan").is_err());
+    }
+
+    #[test]
+    fn header_usernames() {
+        for ok in [
+            "Jean Dupont",
+            "alice@ensai.fr",
+            "Al",
+            "x",
+            "élodie",
+            "مريم",
+            "a/b",
+            "..",
+            "a#b",
+            "100%",
+            &"é".repeat(64),
+        ] {
+            assert!(header_username(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "a\0b",
+            "a\rb",
+            "a\nb",
+            "a\tb",
+            "a\u{7f}",
+            "a\u{85}",
+            "alice\u{200F}",
+            "\u{202E}alice",
+            "\u{2066}x",
+            " alice",
+            "alice ",
+            &"a".repeat(65),
+            &"😀".repeat(22),
+        ] {
+            assert!(header_username(bad).is_err(), "{bad:?}");
+        }
+        // Every strict name is a header name.
+        for strict in ["alice", "a.b-c_9", "...", &"a".repeat(32)] {
+            assert!(username(strict).is_ok() && header_username(strict).is_ok());
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use postagram_core::store::NewUser;
-use postagram_core::validate;
+use postagram_core::store::{NewUser, StoreError};
+use postagram_core::{username, validate};
 
 use crate::config::AuthMode;
 use crate::error::ApiError;
@@ -21,22 +21,23 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_token",
-                    "sign in first: send an Authorization header",
-                )
-            })?
-            .to_str()
-            .map_err(|_| {
-                ApiError::unauthorized("invalid_token", "the Authorization header is not text")
-            })?
-            .trim();
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "sign in first: send an Authorization header",
+            )
+        })?;
         match state.auth_mode {
             AuthMode::Jwt => {
+                let value = header
+                    .to_str()
+                    .map_err(|_| {
+                        ApiError::unauthorized(
+                            "invalid_token",
+                            "the Authorization header is not text",
+                        )
+                    })?
+                    .trim();
                 let token = value
                     .strip_prefix("Bearer ")
                     .or_else(|| value.strip_prefix("bearer "))
@@ -59,39 +60,7 @@ impl FromRequestParts<AppState> for AuthUser {
                     )),
                 }
             }
-            AuthMode::Header => {
-                // The course web app sends the bare username; accept `Bearer <name>` too.
-                let name = value.strip_prefix("Bearer ").unwrap_or(value).trim();
-                validate::username(name).map_err(|e| {
-                    ApiError::unauthorized(
-                        "invalid_user",
-                        format!("bad username in Authorization: {e}"),
-                    )
-                })?;
-                let existing = state.store.get_user(name).await?;
-                if existing.as_ref().is_some_and(|u| !u.is_active()) {
-                    return Err(ApiError::unauthorized(
-                        "invalid_user",
-                        "this account is being deleted",
-                    ));
-                }
-                if existing.is_none() {
-                    // Header mode has no sign-up: the first request creates the account,
-                    // with a hash no password can match.
-                    let created = state
-                        .store
-                        .create_user(NewUser {
-                            username: name.to_string(),
-                            password_hash: "!".into(),
-                        })
-                        .await;
-                    match created {
-                        Ok(_) | Err(postagram_core::store::StoreError::UserExists(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Ok(AuthUser(name.to_string()))
-            }
+            AuthMode::Header => header_user(state, header.as_bytes()).await.map(AuthUser),
         }
     }
 }
@@ -120,5 +89,60 @@ impl FromRequestParts<AppState> for PasswordUser {
         }
         let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
         Ok(PasswordUser(user))
+    }
+}
+
+/// Header mode: the name the course web app sends (its login form's text, UTF-8 or the
+/// Latin-1 bytes a browser sends), validated by `validate::header_username`; the account
+/// is found in any case, or created on first use. Returns the registered spelling.
+async fn header_user(state: &AppState, bytes: &[u8]) -> Result<String, ApiError> {
+    let text = username::decode_header(bytes);
+    let text = text.trim();
+    // The course web app sends the bare username; accept `Bearer <name>` too.
+    let name = text.strip_prefix("Bearer ").unwrap_or(text).trim();
+    if name.is_empty() {
+        return Err(ApiError::unauthorized(
+            "missing_token",
+            "sign in first: send your name in the Authorization header",
+        ));
+    }
+    validate::header_username(name).map_err(|e| {
+        ApiError::unauthorized(
+            "invalid_user",
+            format!("bad username in Authorization: {e}"),
+        )
+    })?;
+    if let Some(user) = state.store.get_user(name).await? {
+        if !user.is_active() {
+            return Err(ApiError::unauthorized(
+                "invalid_user",
+                "this account is being deleted",
+            ));
+        }
+        return Ok(user.username);
+    }
+    // Header mode has no sign-up: the first request creates the account, with a hash no
+    // password can match.
+    let created = state
+        .store
+        .create_user(NewUser {
+            username: name.to_string(),
+            password_hash: "!".into(),
+        })
+        .await;
+    match created {
+        Ok(user) => Ok(user.username),
+        // Created meanwhile, maybe in another case: that account.
+        Err(StoreError::UserExists(_)) => state
+            .store
+            .get_user(name)
+            .await?
+            .map(|u| u.username)
+            .ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "account {name:?} was taken but cannot be read back"
+                ))
+            }),
+        Err(e) => Err(e.into()),
     }
 }

@@ -83,11 +83,12 @@ pub struct LoginGuard {
     failed_pairs: Cache<(String, IpAddr), ()>,
 }
 
-/// The account part of a key: the username when valid (bounded length), else one
-/// shared key (such names can never sign in anyway).
+/// The account part of a key: the username's case-insensitive form when valid (bounded
+/// length; `ALICE` and `alice` are one account), else one shared key (such names can
+/// never sign in anyway).
 fn account_key(username: &str) -> String {
     if validate::username(username).is_ok() {
-        username.to_string()
+        postagram_core::username::canonical(username)
     } else {
         String::new()
     }

@@ -23,12 +23,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
 }
 
-/// Creates an account. Rate limited per client address; password hashing is bounded.
+/// Creates an account. Usernames are unique whatever their case (`Alice` when `alice`
+/// exists is 409) and keep the spelling given here. Rate limited per client address;
+/// password hashing is bounded.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = Credentials,
     responses(
         (status = 201, description = "account created", body = UserView),
         (status = 400, description = "malformed JSON", body = ErrorBody),
-        (status = 409, description = "username taken", body = ErrorBody),
+        (status = 409, description = "username taken (in any case: `Alice` when `alice` exists)", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "invalid username or password", body = ErrorBody),
@@ -67,7 +69,8 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(user.to_view())))
 }
 
-/// Exchanges a username and password for a token. Failed logins are limited per
+/// Exchanges a username (in any case) and password for a token naming the account's
+/// registered spelling. Failed logins are limited per
 /// (account, address), per address and per account; a right password from an address
 /// that did not fail is never held back by another address's failures.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
@@ -92,7 +95,8 @@ pub async fn login(
     guard
         .check(&creds.username, client)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    // An account being deleted cannot log in (it is as if it did not exist).
+    // Any case signs in (`ALICE` is `alice`; the token names the registered spelling); an
+    // account being deleted cannot log in (it is as if it did not exist).
     let user = if validate::username(&creds.username).is_ok() {
         state
             .store

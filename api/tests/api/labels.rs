@@ -106,6 +106,45 @@ async fn a_real_photo_gets_real_labels_and_is_found_by_category() {
     );
 }
 
+/// A header-mode name with a space, `/`, `..`, `#` and `@` (the course web app's users):
+/// its upload goes through the local job queue like any other, the labeler parses the
+/// escaped key back to the post, and the label filter finds it.
+#[tokio::test]
+async fn a_header_mode_name_with_key_tricks_gets_labels() {
+    let app = TestApp::spawn_with(|c| {
+        postagram_testkit::header_mode(c);
+        c.labeler_workers = Some(1);
+        c.model.model_path = model_path();
+    })
+    .await;
+    let name = "Jean Dupont/../#x@ensai.fr";
+    let r = app
+        .post_json_as(
+            "/posts",
+            &serde_json::json!({"title": "Chelsea", "body": "my cat"}),
+            name.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let post: Value = r.json().await.unwrap();
+    let id = post["id"].as_str().unwrap();
+    let (put, key) = app
+        .upload_as(name.as_bytes(), id, "image/png", photo("chelsea.png"))
+        .await;
+    assert_eq!(put.status(), StatusCode::OK);
+    assert!(
+        key.starts_with("Jean~20Dupont~2f..~2f~23x~40ensai.fr/"),
+        "{key}"
+    );
+    let v = wait_labelled(&app, id).await;
+    assert_eq!(v["label_status"], "done", "{v}");
+    assert_eq!(v["user"], name);
+    assert!(names(&v).iter().any(|l| l == "cat"), "{v}");
+    let found = app.list("/posts?label=cat").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], id);
+}
+
 fn png_header(width: u32, height: u32) -> Vec<u8> {
     // A PNG whose header claims huge dimensions, followed by a tiny IDAT: a decompression bomb.
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();

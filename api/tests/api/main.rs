@@ -9,6 +9,7 @@ mod auth;
 mod binary;
 mod connections;
 mod labels;
+mod names;
 mod objects;
 mod ops;
 mod persistence;

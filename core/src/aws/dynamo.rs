@@ -1,7 +1,8 @@
 //! `PostStore` on DynamoDB, single-table design (see `dynamo_items` for the layout).
 //!
 //! - all posts newest first: one `Query` per feed shard on the `feed` index, merged;
-//! - `?user=`: one `Query` on `USER#<user>`; `?label=`: one `Query` on `LABEL#<label>`
+//! - `?user=`: one `Query` on `USER#<user>`; when that spelling has no posts, its profile
+//!   (any case) names the registered spelling and one more `Query` reads that partition; `?label=`: one `Query` on `LABEL#<label>`
 //!   plus one `BatchGetItem` of the posts;
 //! - by id alone: the id item `POST#<uuid>`/`ID` names the author (cached: the author of a
 //!   post never changes), then a `GetItem` of the post, both strongly consistent;
@@ -206,6 +207,25 @@ impl DynamoStore {
             self.forget_owner(id);
         }
         Ok(out.item)
+    }
+
+    /// The item at a profile key (strongly consistent).
+    async fn profile_at(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// The registered spelling of the account `name` stands for, if any.
+    async fn registered_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get_user(name).await?.map(|u| u.username))
     }
 
     /// One transaction; `Ok(false)` when a condition failed (someone else wrote first).
@@ -443,52 +463,69 @@ impl PostStore for DynamoStore {
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(profile_key(username)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.as_ref().map(user_from_item).transpose()
+        if !crate::username::is_canonical(username) {
+            // An exact spelling first: a profile of two that differ only in case stays
+            // at its old key (see `dynamo_items`).
+            if let Some(item) = self.profile_at(exact_profile_key(username)).await? {
+                return user_from_item(&item).map(Some);
+            }
+        }
+        self.profile_at(profile_key(username))
+            .await?
+            .as_ref()
+            .map(user_from_item)
+            .transpose()
     }
 
     async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError> {
         let record = Post::new(PostId::new(), user.to_string(), post, stored_now()?);
-        let check = ConditionCheck::builder()
-            .table_name(&*self.table)
-            .set_key(Some(profile_key(user)))
-            // Not for an account being deleted: once it is marked, no post can appear.
-            .condition_expression(ACTIVE_ACCOUNT)
-            .expression_attribute_names("#state", "account_state")
-            .expression_attribute_values(":active", s(AccountState::Active.as_str()))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().condition_check(check).build(),
-            put(&self.table, new_post_item(&record))?,
-            put(&self.table, id_item(record.id, user))?,
-        ];
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
-            Ok(_) => {
-                self.remember_owner(record.id.0, user);
-                Ok(record)
-            }
-            Err(e) => match cancel_reasons(&e) {
-                Some(r) if r.first().is_some_and(|c| c == "ConditionalCheckFailed") => {
-                    Err(StoreError::NotFound(format!("user `{user}`")))
-                }
-                _ => Err(unavailable(e)),
-            },
+        // The author's profile must exist: at the canonical key with this spelling, or
+        // (an account that kept its old key) at the exact one.
+        let mut checks = vec![(profile_key(user), true)];
+        if !crate::username::is_canonical(user) {
+            checks.push((exact_profile_key(user), false));
         }
+        for (key, same_name) in checks {
+            let mut check = ConditionCheck::builder()
+                .table_name(&*self.table)
+                .set_key(Some(key));
+            // Not for an account being deleted: once it is marked, no post can appear.
+            check = if same_name {
+                check
+                    .condition_expression(format!("{ACTIVE_ACCOUNT} AND #username = :username"))
+                    .expression_attribute_names("#username", "username")
+                    .expression_attribute_values(":username", s(user))
+            } else {
+                check.condition_expression(ACTIVE_ACCOUNT)
+            };
+            let check = check
+                .expression_attribute_names("#state", "account_state")
+                .expression_attribute_values(":active", s(AccountState::Active.as_str()))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let items = vec![
+                TransactWriteItem::builder().condition_check(check).build(),
+                put(&self.table, new_post_item(&record))?,
+                put(&self.table, id_item(record.id, user))?,
+            ];
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match res {
+                Ok(_) => {
+                    self.remember_owner(record.id.0, user);
+                    return Ok(record);
+                }
+                Err(e) => match cancel_reasons(&e) {
+                    Some(r) if r.first().is_some_and(|c| c == "ConditionalCheckFailed") => {}
+                    _ => return Err(unavailable(e)),
+                },
+            }
+        }
+        Err(StoreError::NotFound(format!("user `{user}`")))
     }
 
     async fn get_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
@@ -514,10 +551,29 @@ impl PostStore for DynamoStore {
         };
         let below = below_key(query.cursor.as_deref().map(cursor::decode).transpose()?);
         let want = limit + 1;
+        let empty = Page {
+            posts: Vec::new(),
+            next_cursor: None,
+        };
+        if let Some(name) = query.user.as_deref() {
+            if crate::validate::header_username(name).is_err() {
+                // No account has such a name (nor could its key be queried).
+                return Ok(empty);
+            }
+        }
         let posts = if let Some(label) = &query.label {
+            // `?user=` names an account in any case: the filter needs the registered
+            // spelling its posts carry.
+            let user = match query.user.as_deref() {
+                Some(name) => match self.registered_name(name).await? {
+                    Some(registered) => Some(registered),
+                    None => return Ok(empty),
+                },
+                None => None,
+            };
             let label = label.trim().to_lowercase();
             let items = self
-                .query_partition(None, label_pk(&label), below, query.user.as_deref(), want)
+                .query_partition(None, label_pk(&label), below, user.as_deref(), want)
                 .await?;
             let refs = items
                 .iter()
@@ -530,9 +586,23 @@ impl PostStore for DynamoStore {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             self.batch_get_posts(refs).await?
-        } else if let Some(user) = &query.user {
-            self.query_partition(None, user_pk(user), below, None, want)
-                .await?
+        } else if let Some(name) = &query.user {
+            // The partition of the spelling asked for: one Query when it is the registered
+            // one (the usual case). Empty, the name may be another spelling of an account
+            // (`?user=ALICE` for `alice`): its profile names the partition to read.
+            let mut items = self
+                .query_partition(None, user_pk(name), below.clone(), None, want)
+                .await?;
+            if items.is_empty() {
+                if let Some(registered) = self.registered_name(name).await? {
+                    if registered != *name {
+                        items = self
+                            .query_partition(None, user_pk(&registered), below, None, want)
+                            .await?;
+                    }
+                }
+            }
+            items
                 .iter()
                 .map(post_from_item)
                 .collect::<Result<Vec<_>, _>>()?

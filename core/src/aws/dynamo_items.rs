@@ -3,7 +3,7 @@
 //!
 //! | item | PK | SK | other attributes |
 //! |---|---|---|---|
-//! | profile | `USER#<user>` | `PROFILE` | `username`, `password_hash`, `created_at` |
+//! | profile | `USER#<canonical user>` | `PROFILE` | `username` (as registered), `password_hash`, `created_at` |
 //! | post | `USER#<user>` | `POST#<uuid>` | `GSI1PK=FEED#<shard>`, `GSI1SK=POST#<uuid>`, the post JSON fields (`updated_at` once edited), `rev` |
 //! | id | `POST#<uuid>` | `ID` | `user` (lookup by id alone, strongly consistent) |
 //! | label index | `LABEL#<label>` | `POST#<uuid>` | `user`, `confidence` |
@@ -12,6 +12,17 @@
 //! A profile also has `token_version` (bumped by a password change and by the start of
 //! a deletion; absent reads as 0) and `account_state` (`active`, or `deleting` from
 //! `DELETE /users/me` until the profile goes; absent reads as `active`).
+//!
+//! A name in a key is in its key form ([`crate::username::to_key`]: the name itself for
+//! `[A-Za-z0-9_.-]`, `~`-escaped otherwise, so it never holds a `#`). `<user>` is the
+//! spelling the account was registered with (so posts written before names compared
+//! case-insensitively stay where they are); `<canonical user>` its lower-case form
+//! ([`crate::username::canonical`]), which makes names unique whatever their case. For
+//! a lower-case name (every name before that change but mixed-case ones) both are the same
+//! partition, as before. A profile written before at `USER#<Mixed-Case>` is moved to its
+//! canonical key by `postagram-api admin init-aws` ([`crate::aws::init`]), unless that
+//! key is taken (two accounts that differ only in case): it then stays where it is and
+//! signs in with its exact spelling, which is looked up first.
 
 use std::collections::HashMap;
 
@@ -36,7 +47,7 @@ pub const FEED_SHARDS: u8 = 4;
 pub const MAX_LABELS: usize = 48;
 
 pub(crate) fn user_pk(user: &str) -> String {
-    format!("USER#{user}")
+    format!("USER#{}", crate::username::to_key(user))
 }
 
 pub(crate) fn post_sk(id: Uuid) -> String {
@@ -68,7 +79,14 @@ pub(crate) fn key(pk: String, sk: String) -> Item {
     HashMap::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))])
 }
 
+/// The key of the profile of the account `user` names in any case.
 pub(crate) fn profile_key(user: &str) -> Item {
+    exact_profile_key(&crate::username::canonical(user))
+}
+
+/// The profile key of exactly this spelling: where profiles were written before names
+/// compared case-insensitively (the same as [`profile_key`] for a lower-case name).
+pub(crate) fn exact_profile_key(user: &str) -> Item {
     key(user_pk(user), "PROFILE".into())
 }
 
@@ -305,6 +323,31 @@ mod tests {
         let item = new_post_item(&post);
         assert_eq!(post_from_item(&item).expect("parse"), post);
         assert!(shard_of(post.id.0) < FEED_SHARDS);
+    }
+
+    fn pk_of(item: &Item) -> &str {
+        match item.get("PK") {
+            Some(AttributeValue::S(v)) => v,
+            _ => panic!("no PK"),
+        }
+    }
+
+    /// Names valid before keep their keys; any other name is escaped so it cannot add a
+    /// `#` part or name another user's partition; profiles are keyed case-insensitively.
+    #[test]
+    fn names_in_keys_are_escaped_and_profiles_case_insensitive() {
+        let id = Uuid::now_v7();
+        assert_eq!(pk_of(&post_key("alice", id)), "USER#alice");
+        assert_eq!(pk_of(&post_key("Alice", id)), "USER#Alice");
+        assert_eq!(pk_of(&profile_key("alice")), "USER#alice");
+        assert_eq!(pk_of(&profile_key("ALICE")), "USER#alice");
+        assert_eq!(pk_of(&exact_profile_key("Alice")), "USER#Alice");
+        assert_eq!(pk_of(&post_key("a#PROFILE", id)), "USER#a~23PROFILE");
+        assert_eq!(pk_of(&profile_key("Jean Dupont")), "USER#jean~20dupont");
+        assert_eq!(pk_of(&profile_key("ÉLODIE")), "USER#élodie");
+        for name in ["a#b", "a/b", "..", "x\u{200f}", "a b#"] {
+            assert_eq!(pk_of(&post_key(name, id)).matches('#').count(), 1, "{name}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The DynamoDB table with its `feed` index, the S3 bucket, the upload queue with a
 //! dead-letter queue and redrive policy, and the bucket → queue `ObjectCreated`
-//! notification. Idempotent: a second run finds everything in place, changes nothing
+//! notification; profiles written before usernames compared case-insensitively are
+//! moved to their canonical key ([`super::profiles`]). Idempotent: a second run finds everything in place, changes nothing
 //! and says so.
 
 use std::collections::HashMap;
@@ -372,6 +373,20 @@ pub async fn init_aws(c: &AwsClients, s: &InitSettings) -> Result<InitReport, In
     steps.push((
         format!("dynamodb table {} (index {FEED_INDEX})", s.table),
         ensure_table(c, &s.table).await?,
+    ));
+    let rekeyed = super::profiles::rekey_profiles(&c.dynamo, &s.table)
+        .await
+        .map_err(InitError)?;
+    steps.push((
+        format!(
+            "dynamodb profiles keyed by lower-case name ({} moved, {} kept at their old key: another account differs only in case)",
+            rekeyed.moved, rekeyed.kept
+        ),
+        if rekeyed.moved > 0 {
+            Action::Updated
+        } else {
+            Action::Unchanged
+        },
     ));
     steps.push((
         format!("s3 bucket {}", s.bucket),

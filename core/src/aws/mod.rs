@@ -13,6 +13,7 @@ pub mod dynamo;
 mod dynamo_accounts;
 mod dynamo_items;
 pub mod init;
+pub mod profiles;
 pub mod s3;
 
 pub use client::{AwsClients, AwsSettings};

@@ -6,16 +6,18 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{db_err, SqliteStore};
 use crate::model::{AccountState, User};
 use crate::store::{parse_time, StoreError};
+use crate::username::canonical;
 
-/// The user row `username`, if any.
+/// The user row `username` stands for, if any: the exact spelling first, else the
+/// case-insensitive key (see `USER_BY_NAME` in posts.rs).
 pub(crate) fn get_user_tx(conn: &Connection, username: &str) -> Result<Option<User>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT username, password_hash, created_at, token_version, state
-             FROM users WHERE username = ?1",
+            "SELECT username, password_hash, created_at, token_version, state FROM users
+             WHERE username = ?1 OR username_key = ?2 ORDER BY username = ?1 DESC LIMIT 1",
         )
         .map_err(db_err)?
-        .query_row([username], |r| {
+        .query_row([username, canonical(username).as_str()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

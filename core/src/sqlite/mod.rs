@@ -175,6 +175,74 @@ mod tests {
         std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
     }
 
+    /// A database written before names compared case-insensitively (schema 4), with
+    /// accounts that differ only in case: after opening, any case finds the account that
+    /// got the case-insensitive name, the exact spelling finds each of the others, every
+    /// account keeps its posts, and no new account can take a taken name in any case.
+    #[tokio::test]
+    async fn an_old_database_with_case_collisions_opens_with_every_account() {
+        use crate::store::{ListQuery, StoreError};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &schema::MIGRATIONS[..4] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", 4)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO users VALUES ('Alice', 'h1', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO users VALUES ('alice', 'h2', '2026-02-01T00:00:00.000Z');
+                 INSERT INTO users VALUES ('Bob', 'h3', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO posts (id, user, title, body, created_at) VALUES
+                   ('01900000-0000-7000-8000-000000000001', 'Alice', 'by Alice', 'b', '2026-01-01T00:00:00.000Z'),
+                   ('01900000-0000-7000-8000-000000000002', 'alice', 'by alice', 'b', '2026-01-01T00:00:00.000Z'),
+                   ('01900000-0000-7000-8000-000000000003', 'Bob', 'by Bob', 'b', '2026-01-01T00:00:00.000Z');",
+            )
+            .expect("rows");
+        }
+        let store = SqliteStore::open(&path).expect("open and migrate");
+        for (asked, found) in [
+            ("alice", "alice"),
+            ("ALICE", "alice"),
+            ("Alice", "Alice"),
+            ("bob", "Bob"),
+            ("BOB", "Bob"),
+        ] {
+            let got = store.get_user(asked).await.expect("get").expect("found");
+            assert_eq!(got.username, found, "{asked}");
+        }
+        for (asked, title) in [
+            ("Alice", "by Alice"),
+            ("ALICE", "by alice"),
+            ("bob", "by Bob"),
+        ] {
+            let page = store
+                .list_posts(&ListQuery {
+                    user: Some(asked.into()),
+                    limit: 10,
+                    ..ListQuery::default()
+                })
+                .await
+                .expect("list");
+            let titles: Vec<_> = page.posts.iter().map(|p| p.title.as_str()).collect();
+            assert_eq!(titles, [title], "{asked}");
+        }
+        for taken in ["BOB", "aLiCe"] {
+            let again = store
+                .create_user(NewUser {
+                    username: taken.into(),
+                    password_hash: "x".into(),
+                })
+                .await;
+            assert!(
+                matches!(again, Err(StoreError::UserExists(_))),
+                "{taken}: {again:?}"
+            );
+        }
+    }
+
     /// The database holds password hashes: it, the WAL and shared-memory files SQLite
     /// creates next to it, and a new directory for it are the owner's only.
     #[tokio::test]

@@ -15,6 +15,7 @@ use crate::store::{
     fmt_time, is_late, parse_time, stored_now, LabelOutcome, ListQuery, NewUser, Page, PostStore,
     StoreError, DEFAULT_PAGE, MAX_PAGE,
 };
+use crate::username::canonical;
 use crate::wire::{NewPost, PostEdit};
 
 const POST_COLUMNS: &str =
@@ -63,6 +64,20 @@ pub(crate) fn list_sql(
     }
     sql.push_str(&format!(" ORDER BY {order} DESC LIMIT {}", limit + 1));
     (sql, args)
+}
+
+/// One account by name: the exact spelling first (an account left without a
+/// case-insensitive key by migration 6 is found by it), else the canonical form.
+const USER_BY_NAME: &str = "SELECT username, password_hash, created_at FROM users
+     WHERE username = ?1 OR username_key = ?2 ORDER BY username = ?1 DESC LIMIT 1";
+
+/// The registered spelling of the account `name` stands for, if any.
+fn registered_name(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(USER_BY_NAME)
+        .map_err(db_err)?
+        .query_row([name, canonical(name).as_str()], |r| r.get::<_, String>(0))
+        .optional()
+        .map_err(db_err)
 }
 
 /// A post row before its labels are attached.
@@ -215,8 +230,14 @@ impl PostStore for SqliteStore {
         let created_at = Utc::now();
         self.write(move |conn| {
             let res = conn.execute(
-                "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![user.username, user.password_hash, fmt_time(created_at)],
+                "INSERT INTO users (username, password_hash, created_at, username_key)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    user.username,
+                    user.password_hash,
+                    fmt_time(created_at),
+                    canonical(&user.username)
+                ],
             );
             match res {
                 Ok(_) => Ok(User {
@@ -312,9 +333,22 @@ impl PostStore for SqliteStore {
             None => None,
         };
         self.read(move |conn| {
+            // `?user=` names an account in any case: its posts carry the registered spelling.
+            let user = match query.user.as_deref() {
+                Some(name) => match registered_name(conn, name)? {
+                    Some(registered) => Some(registered),
+                    None => {
+                        return Ok(Page {
+                            posts: Vec::new(),
+                            next_cursor: None,
+                        })
+                    }
+                },
+                None => None,
+            };
             let (sql, args) = list_sql(
                 query.label.as_deref(),
-                query.user.as_deref(),
+                user.as_deref(),
                 text.as_deref(),
                 cursor.as_deref(),
                 limit,

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema one version up; never edit a released entry, append.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: users, posts, labels, full-text index, label jobs.
     r#"
     CREATE TABLE users (
@@ -74,6 +74,25 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
         CHECK (state IN ('active', 'deleting'));
     CREATE INDEX users_deleting ON users(state) WHERE state = 'deleting';
+    "#,
+    // 6: usernames compare case-insensitively: `username_key` is the canonical form
+    // (`crate::username::canonical`), unique. Names written before are all ASCII (the
+    // rule was `[A-Za-z0-9_.-]`), so SQL's ASCII `lower()` is that form for them. When
+    // existing accounts differ only in case (`Alice`, `alice`), one of them gets the key:
+    // the one already spelled in lower case, else the oldest (`created_at`, then the name
+    // in byte order). The others keep `username_key` NULL: they keep their posts and
+    // sign in with their exact spelling only (an exact match is looked up first).
+    r#"
+    ALTER TABLE users ADD COLUMN username_key TEXT;
+    UPDATE users SET username_key = lower(username) WHERE username IN (
+        SELECT username FROM (
+            SELECT username, row_number() OVER (
+                PARTITION BY lower(username)
+                ORDER BY username = lower(username) DESC, created_at, username
+            ) AS n FROM users
+        ) WHERE n = 1
+    );
+    CREATE UNIQUE INDEX users_by_key ON users(username_key);
     "#,
 ];
 
@@ -154,6 +173,58 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version as usize, SCHEMA_VERSION);
+    }
+
+    /// Accounts differing only in case, written by the schema before 5: the lower-case
+    /// spelling (else the oldest) gets the case-insensitive key, the others keep their
+    /// rows and posts with no key; new rows cannot take a taken key in any case.
+    #[test]
+    fn case_collisions_keep_every_account_and_one_key() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", 4)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO users VALUES ('Alice', 'h1', '2026-01-01T00:00:00.000Z');
+             INSERT INTO users VALUES ('alice', 'h2', '2026-02-01T00:00:00.000Z');
+             INSERT INTO users VALUES ('ALICE', 'h3', '2025-01-01T00:00:00.000Z');
+             INSERT INTO users VALUES ('Bob', 'h4', '2026-03-01T00:00:00.000Z');
+             INSERT INTO users VALUES ('BOB', 'h5', '2026-01-01T00:00:00.000Z');
+             INSERT INTO users VALUES ('carol', 'h6', '2026-01-01T00:00:00.000Z');
+             INSERT INTO posts (id, user, title, body, created_at)
+             VALUES ('p1', 'Alice', 't', 'b', '2026-01-01T00:00:00Z');",
+        )
+        .expect("rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), SCHEMA_VERSION);
+        let key = |name: &str| -> Option<String> {
+            conn.query_row(
+                "SELECT username_key FROM users WHERE username = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .expect("row")
+        };
+        assert_eq!(key("alice").as_deref(), Some("alice"), "lower case wins");
+        assert_eq!(key("Alice"), None);
+        assert_eq!(key("ALICE"), None, "even when older");
+        assert_eq!(key("BOB").as_deref(), Some("bob"), "else the oldest");
+        assert_eq!(key("Bob"), None);
+        assert_eq!(key("carol").as_deref(), Some("carol"));
+        let users: i64 = conn
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(users, 6, "no account is dropped");
+        let author: String = conn
+            .query_row("SELECT user FROM posts WHERE id = 'p1'", [], |r| r.get(0))
+            .expect("post");
+        assert_eq!(author, "Alice", "posts keep their author");
+        let taken = conn.execute(
+            "INSERT INTO users VALUES ('Carol', 'h', '2026-01-01T00:00:00.000Z', 'carol')",
+            [],
+        );
+        assert!(taken.is_err(), "a taken key is unique");
     }
 
     /// A label filter walks the label's index in order: no sort of all its posts.

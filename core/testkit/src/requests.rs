@@ -210,6 +210,58 @@ impl TestApp {
         (put, key)
     }
 
+    /// `POST path` with a JSON body and `authorization` as the raw bytes of the
+    /// `Authorization` header (header auth mode: a name in UTF-8, or in Latin-1 as a
+    /// browser sends it).
+    pub async fn post_json_as(&self, path: &str, body: &Value, authorization: &[u8]) -> Response {
+        self.client
+            .post(self.at(path))
+            .header("authorization", raw_header(authorization))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `DELETE /posts/{id}` with `authorization` as the raw `Authorization` bytes.
+    pub async fn delete_post_as(&self, id: &str, authorization: &[u8]) -> Response {
+        self.client
+            .delete(self.at(&format!("/posts/{}", urlencoding::encode(id))))
+            .header("authorization", raw_header(authorization))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Asks for an upload URL with `authorization` as the raw `Authorization` bytes, then
+    /// uploads `bytes` there; returns the PUT response and the object key.
+    pub async fn upload_as(
+        &self,
+        authorization: &[u8],
+        post_id: &str,
+        filetype: &str,
+        bytes: Vec<u8>,
+    ) -> (Response, String) {
+        let r = self
+            .client
+            .get(self.at("/signedUrlPut"))
+            .query(&[
+                ("filename", "pic.bin"),
+                ("filetype", filetype),
+                ("postId", post_id),
+            ])
+            .header("authorization", raw_header(authorization))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::OK, "signedUrlPut");
+        let v: Value = r.json().await.expect("json");
+        let url = v["uploadURL"].as_str().expect("url").to_string();
+        let key = v["objectName"].as_str().expect("key").to_string();
+        let put = self.put_object(&url, filetype, bytes).await;
+        (put, key)
+    }
+
     /// `GET path` answered 200 with a JSON array of posts.
     pub async fn list(&self, path: &str) -> Vec<Value> {
         let r = self.get(path).await;
@@ -250,4 +302,9 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::OK, "GET /metrics");
         r.text().await.expect("text")
     }
+}
+
+/// A header value of exactly these bytes (any but the few HTTP forbids: NUL, CR, LF…).
+fn raw_header(bytes: &[u8]) -> reqwest::header::HeaderValue {
+    reqwest::header::HeaderValue::from_bytes(bytes).expect("bytes a header value may hold")
 }

@@ -1048,6 +1048,104 @@ pub async fn deletion_racing_uploads_and_posts_leaves_nothing(store: Store, _cap
         .is_empty());
 }
 
+/// Names compare case-insensitively: one account per lower-case form, found in any
+/// case, keeping the spelling it was registered with (also on its posts and in the
+/// `user` filter, which takes any case).
+pub async fn usernames_are_case_insensitive(store: Store, _caps: Caps) {
+    user(&store, "Alice").await;
+    for taken in ["alice", "ALICE", "Alice"] {
+        let again = store
+            .create_user(NewUser {
+                username: taken.into(),
+                password_hash: "other".into(),
+            })
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::UserExists(_))),
+            "{taken}: {again:?}"
+        );
+    }
+    for spelling in ["Alice", "alice", "ALICE", "aLiCe"] {
+        let got = store.get_user(spelling).await.expect("get").expect("found");
+        assert_eq!(got.username, "Alice", "{spelling}");
+        assert_eq!(got.password_hash, "$argon2id$fake$Alice");
+    }
+    user(&store, "ÉLODIE").await;
+    let got = store.get_user("élodie").await.expect("get").expect("found");
+    assert_eq!(got.username, "ÉLODIE");
+    let p = post(&store, "Alice", "hers").await;
+    assert_eq!(p.user, "Alice");
+    post(&store, "ÉLODIE", "other").await;
+    for spelling in ["Alice", "alice", "ALICE"] {
+        let query = ListQuery {
+            user: Some(spelling.into()),
+            ..q()
+        };
+        assert_eq!(titles(&store, query).await, ["hers"], "{spelling}");
+    }
+    let query = ListQuery {
+        user: Some("alicia".into()),
+        ..q()
+    };
+    assert!(titles(&store, query).await.is_empty());
+    // With the label filter too.
+    assert!(store
+        .set_image(p.id, &format!("Alice/{}/x.png", p.id.uuid_str()), 1)
+        .await
+        .expect("image"));
+    store
+        .set_labels(
+            p.id,
+            &format!("Alice/{}/x.png", p.id.uuid_str()),
+            LabelOutcome::Labelled(vec![label("cat", 90.0)]),
+        )
+        .await
+        .expect("labels");
+    let query = ListQuery {
+        user: Some("ALICE".into()),
+        label: Some("cat".into()),
+        ..q()
+    };
+    assert_eq!(titles(&store, query).await, ["hers"]);
+}
+
+/// Names beyond `[A-Za-z0-9_.-]` (header mode) are accounts like any other, and none
+/// reaches another's posts, however it plays with `/`, `..`, `#` or escapes.
+pub async fn any_name_is_its_own_account(store: Store, _caps: Caps) {
+    let names = [
+        "a",
+        "a#b",
+        "a/b",
+        "..",
+        "a b",
+        "a~20b",
+        "a%20b",
+        "alice@ensai.fr",
+        "élodie",
+        "مريم",
+    ];
+    for name in names {
+        user(&store, name).await;
+    }
+    for name in names {
+        post(&store, name, &format!("by {name}")).await;
+    }
+    for name in names {
+        let got = store.get_user(name).await.expect("get").expect("found");
+        assert_eq!(got.username, name);
+        let query = ListQuery {
+            user: Some(name.into()),
+            ..q()
+        };
+        assert_eq!(
+            titles(&store, query).await,
+            [format!("by {name}")],
+            "{name}"
+        );
+    }
+    assert_eq!(titles(&store, q()).await.len(), names.len());
+}
+
 /// One `#[tokio::test]` per check, for the backend `$make` (an async fn returning
 /// `(Store, guard)`) with capabilities `$caps`.
 #[macro_export]
@@ -1061,7 +1159,8 @@ macro_rules! conformance_suite {
             concurrent_edits_and_deletes_stay_consistent
             password_changes_bump_the_token_version
             account_deletion_marks_then_frees_the_name
-            deletion_racing_uploads_and_posts_leaves_nothing);
+            deletion_racing_uploads_and_posts_leaves_nothing
+            usernames_are_case_insensitive any_name_is_its_own_account);
     };
     (@t $make:path, $caps:expr; $($name:ident)*) => {
         $(
