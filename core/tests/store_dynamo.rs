@@ -21,4 +21,4 @@ async fn make() -> (suite::Store, moto::Moto) {
     (Arc::new(store), moto)
 }
 
-conformance_suite!(make, suite::Caps { text_search: false });
+conformance_suite!(make, suite::Caps {});

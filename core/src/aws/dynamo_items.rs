@@ -7,6 +7,9 @@
 //! | post | `USER#<user>` | `POST#<uuid>` | `GSI1PK=FEED#<shard>`, `GSI1SK=POST#<uuid>`, the post JSON fields (`updated_at` once edited), `rev` |
 //! | id | `POST#<uuid>` | `ID` | `user` (lookup by id alone, strongly consistent) |
 //! | label index | `LABEL#<label>` | `POST#<uuid>` | `user`, `confidence` |
+//! | token index | `TOK#<first 4 chars>` | `POST#<uuid>#<token>` | `user`, `tok`, `TSK`, `TP1`..`TP3` (text search, see `search`) |
+//!
+//! Post items also carry `search_tokens`, the tokens that have a token index item.
 
 use std::collections::HashMap;
 

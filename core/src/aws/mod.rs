@@ -1,4 +1,4 @@
-//! Cloud backends: posts in DynamoDB ([`DynamoStore`]), pictures in S3
+//! Cloud backends: posts in DynamoDB ([`DynamoStore`], text search in [`search`]), pictures in S3
 //! ([`S3BlobStore`]), upload events through SQS, and the provisioning of all of it
 //! ([`init::init_aws`]).
 //!
@@ -7,12 +7,15 @@
 //! then uses path-style addressing) and the standard credential chain. The HTTPS stack is
 //! rustls on `ring`, the crypto provider the rest of the workspace already uses.
 
+mod batch;
 pub mod client;
 pub mod cursor;
 pub mod dynamo;
 mod dynamo_items;
 pub mod init;
 pub mod s3;
+pub mod search;
+pub mod tokens;
 
 pub use client::{AwsClients, AwsSettings};
 pub use dynamo::DynamoStore;

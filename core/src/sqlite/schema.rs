@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema one version up; never edit a released entry, append.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: users, posts, labels, full-text index, label jobs.
     r#"
     CREATE TABLE users (
