@@ -734,7 +734,7 @@ impl PostStore for DynamoStore {
                 .table_name(&*self.table)
                 .set_key(Some(post_key(&post.user, id.0)))
                 .update_expression(format!("SET {}", sets.join(", ")))
-                .condition_expression("#rev = :rev")
+                .condition_expression("attribute_exists(PK) AND #rev = :rev")
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
                 .build()

@@ -217,7 +217,7 @@ async fn ensure_table(c: &AwsClients, table: &str) -> Result<Action, InitError> 
                 }
                 let (gsi, attrs) = token_index(n)?;
                 let create = CreateGlobalSecondaryIndexAction::builder()
-                    .index_name(gsi.index_name().unwrap_or_default())
+                    .index_name(TOKEN_INDEXES[n - 1])
                     .set_key_schema(Some(gsi.key_schema().to_vec()))
                     .set_projection(gsi.projection().cloned())
                     .build()
