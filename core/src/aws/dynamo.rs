@@ -54,7 +54,15 @@ pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
     owners: Arc<Mutex<HashMap<Uuid, String>>>,
+    /// Writes to one post from this process take turns (striped by post id): fewer
+    /// `TransactionConflict` retries, and on moto, whose transactions are not isolated
+    /// (a cancelled one restores a copy of the whole table taken when it began, undoing
+    /// a concurrent one), no write undoes another.
+    write_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Stripes of [`DynamoStore::write_locks`].
+const WRITE_LOCKS: usize = 64;
 
 fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
@@ -108,6 +116,7 @@ impl DynamoStore {
             client,
             table: table.into().into(),
             owners: Arc::new(Mutex::new(HashMap::new())),
+            write_locks: (0..WRITE_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
@@ -168,6 +177,12 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// The write turn of post `id` (see `write_locks`).
+    async fn write_turn(&self, id: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (id.as_u128() % WRITE_LOCKS as u128) as usize;
+        self.write_locks[stripe].lock().await
     }
 
     fn remember_owner(&self, id: Uuid, user: &str) {
@@ -465,6 +480,7 @@ impl DynamoStore {
     /// Indexes one post that has no search index record yet; `false` when it has one (or
     /// is gone).
     async fn index_one(&self, id: Uuid) -> Result<bool, StoreError> {
+        let _turn = self.write_turn(id).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id).await? else {
                 return Ok(false);
@@ -686,6 +702,7 @@ impl PostStore for DynamoStore {
         // Read, then one transaction guarded by `rev`: the post item and the index items
         // of the words that changed. The condition also means an edit never recreates a
         // post deleted meanwhile.
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Err(StoreError::NotFound(format!("post {id}")));
@@ -751,6 +768,7 @@ impl PostStore for DynamoStore {
     }
 
     async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Ok(None);
@@ -809,6 +827,7 @@ impl PostStore for DynamoStore {
         object_key: &str,
         uploaded_at_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Err(StoreError::NotFound(format!("post {id}")));
@@ -851,6 +870,7 @@ impl PostStore for DynamoStore {
         object_key: &str,
         outcome: LabelOutcome,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Ok(false);
