@@ -116,7 +116,9 @@ impl DynamoStore {
             client,
             table: table.into().into(),
             owners: Arc::new(Mutex::new(HashMap::new())),
-            write_locks: (0..WRITE_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            write_locks: (0..WRITE_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
