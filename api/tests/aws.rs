@@ -373,19 +373,49 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.expect("bytes").to_vec(), photo);
 
-    // listed, and found by label; text search needs the embedded store
+    // listed, found by label, and by text search (title, body and the labels the
+    // worker wrote)
     let list = app.list("/posts").await;
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["label_status"], "done");
     let by_label = app.list("/posts?label=cat").await;
     assert_eq!(by_label.len(), 1);
     assert_eq!(by_label[0]["id"], id.as_str());
-    let q = app.get("/posts?q=cat").await;
-    let body = assert_error(q, StatusCode::BAD_REQUEST, "unsupported_query").await;
-    assert!(
-        body["message"].as_str().unwrap_or("").contains("embedded"),
-        "{body}"
+    let ids = |v: Vec<Value>| {
+        v.iter()
+            .filter_map(|p| p["id"].as_str().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(app.list("/posts?q=cat").await), [id.clone()]);
+    assert_eq!(
+        ids(app.list("/posts?q=CHEL").await),
+        [id.clone()],
+        "prefix, any case"
     );
+    let label_word = labels
+        .iter()
+        .flat_map(|l| l.split(|c: char| !c.is_alphanumeric()))
+        .find(|w| !w.is_empty() && !["my", "cat", "chelsea"].contains(w))
+        .unwrap_or_else(|| panic!("a label word that is not in the text: {labels:?}"))
+        .to_string();
+    assert_eq!(
+        ids(app
+            .list(&format!("/posts?q={}", urlencoding::encode(&label_word)))
+            .await),
+        [id.clone()],
+        "label words are searchable: {label_word}"
+    );
+    assert!(
+        app.list("/posts?q=chelsea%20zebra").await.is_empty(),
+        "all words must match"
+    );
+    assert!(app.list("/posts?q=cat&user=bob").await.is_empty());
+    assert_eq!(
+        ids(app.list("/posts?q=cat&label=cat&user=alice").await),
+        [id.clone()]
+    );
+    let r = app.get("/posts?q=cat&cursor=forged").await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_cursor").await;
 
     // the worker's probes
     let metrics = app
@@ -1000,4 +1030,66 @@ async fn an_interrupted_aws_deletion_is_finished_by_the_next_start() {
         "only the new account's profile"
     );
     app.stop().await;
+}
+
+/// `GET /posts?q=` in aws mode: the words of titles and bodies (prefixes, any case,
+/// diacritics folded), edits followed at once, newest first in pages linked by `Link`,
+/// deleted posts gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_search_pages_through_link_headers_in_aws_mode() {
+    credentials();
+    let moto = moto::Moto::start();
+    init_aws_cli(&moto, 3);
+    let app = spawn_api(&moto, None).await;
+    let token = app.user("alice").await;
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let p = app
+            .new_post(&token, &format!("Café walk {i}"), "along the river")
+            .await;
+        made.push(p["id"].as_str().expect("id").to_string());
+    }
+    app.new_post(&token, "Mountains", "snow").await;
+    let mut got = Vec::new();
+    let mut next = Some(format!("{}/posts?q=CAFE%20riv&limit=3", app.url));
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let r = app.get_url(&url).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        next = r
+            .headers()
+            .get("link")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.trim_start_matches('<').split('>').next())
+            .map(String::from);
+        let page: Vec<Value> = r.json().await.expect("json");
+        assert!(page.len() <= 3);
+        got.extend(
+            page.iter()
+                .filter_map(|p| p["id"].as_str().map(String::from)),
+        );
+        pages += 1;
+    }
+    made.reverse();
+    assert_eq!(got, made, "newest first, every match once");
+    assert_eq!(pages, 3);
+
+    // an edit is searchable at once, its old words are not
+    let first = made.last().expect("a post").clone();
+    let path = format!("/posts/{}", urlencoding::encode(&first));
+    let r = reqwest::Client::new()
+        .patch(format!("{}{path}", app.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "Tea time"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::OK);
+    let found = app.list("/posts?q=tea").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], first.as_str());
+    assert_eq!(app.list("/posts?q=caf%C3%A9").await.len(), 6);
+    let r = app.delete_post(&first, Some(&token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(app.list("/posts?q=tea").await.is_empty());
 }

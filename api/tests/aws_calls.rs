@@ -1,6 +1,7 @@
 //! AWS calls per API request on the DynamoDB/S3 store, counted by an SDK interceptor
 //! (`CallCounter`) on a real emulator (moto_server). Asserts the access patterns (no
-//! scans; listing everything is one Query per feed shard whatever the table size) and
+//! scans; listing everything is one Query per feed shard whatever the table size; a text
+//! search is a Query per word and one BatchGetItem) and
 //! prints the table for BENCHMARKS.md. `POSTAGRAM_BENCH_POSTS` sets the table size
 //! (default 300; bench/aws-calls.sh uses 10 000).
 #![cfg(feature = "aws")]
@@ -176,6 +177,27 @@ async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
         http.get(format!("{url}/posts?label=cat&limit=20"))
     );
     measure!(
+        "GET /posts?q=seeded&limit=20 (a word of every post)",
+        http.get(format!("{url}/posts?q=seeded&limit=20"))
+    );
+    measure!(
+        "GET /posts?q=cat&limit=20 (a label, 3 letters: prefix index)",
+        http.get(format!("{url}/posts?q=cat&limit=20"))
+    );
+    let two = measure!(
+        "GET /posts?q=post%2017&limit=20 (two words, the rarer drives)",
+        http.get(format!("{url}/posts?q=post%2017&limit=20"))
+    );
+    let two: Vec<Value> = serde_json::from_str(&two).expect("json");
+    assert!(!two.is_empty());
+    assert!(two.iter().all(|p| p["title"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("post 17"))));
+    measure!(
+        "GET /posts?q=zebra&limit=20 (no match)",
+        http.get(format!("{url}/posts?q=zebra&limit=20"))
+    );
+    measure!(
         "GET /signedUrlPut",
         http.get(format!("{url}/signedUrlPut"))
             .bearer_auth(&token)
@@ -220,6 +242,25 @@ async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
     assert_eq!(total(&get("GET /posts?user=alice&limit=20")), 1);
     assert_eq!(total(&get("GET /posts?label=cat&limit=20")), 2);
     assert_eq!(total(&get("GET /posts/{id} (author cached)")), 1);
+    let seeded = get("GET /posts?q=seeded&limit=20 (a word of every post)");
+    assert_eq!(
+        total(&seeded),
+        2,
+        "one Query + one BatchGetItem: {seeded:?}"
+    );
+    assert_eq!(
+        total(&get(
+            "GET /posts?q=cat&limit=20 (a label, 3 letters: prefix index)"
+        )),
+        2
+    );
+    let two = get("GET /posts?q=post%2017&limit=20 (two words, the rarer drives)");
+    assert_eq!(
+        total(&two),
+        3,
+        "a Query per word + one BatchGetItem: {two:?}"
+    );
+    assert_eq!(total(&get("GET /posts?q=zebra&limit=20 (no match)")), 1);
     assert_eq!(total(&get("GET /posts/{id} (author not cached)")), 2);
     // The token check (one consistent GetItem of the profile: revocation by a password
     // change or an account deletion, on any replica) and the create transaction.

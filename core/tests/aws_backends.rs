@@ -139,7 +139,13 @@ async fn init_aws_is_idempotent_and_wires_uploads_to_the_queue() {
         .iter()
         .filter_map(|g| g.index_name())
         .collect();
-    assert_eq!(gsis, ["feed"]);
+    let mut gsis = gsis;
+    gsis.sort_unstable();
+    assert_eq!(
+        gsis,
+        ["feed", "tok1", "tok2", "tok3"],
+        "feed and text search indexes"
+    );
     // the queue has a redrive policy to the dead-letter queue
     let attrs = clients
         .sqs
@@ -191,4 +197,139 @@ async fn init_aws_is_idempotent_and_wires_uploads_to_the_queue() {
         .find(|b| b.contains("ObjectCreated"))
         .unwrap_or_else(|| panic!("no ObjectCreated event in {bodies:?}"));
     assert!(event.contains("pictures"), "{event}");
+}
+
+/// A table made before text search (only the `feed` index) with posts in it: `init-aws`
+/// adds the search indexes and indexes the old posts, which are then found by `q=`; a
+/// second run changes nothing.
+#[tokio::test]
+async fn init_aws_adds_the_search_indexes_and_backfills_old_posts() {
+    use postagram_core::aws::aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+        KeyType, Projection, ProjectionType, ScalarAttributeType,
+    };
+    use postagram_core::aws::DynamoStore;
+    use postagram_core::store::{ListQuery, PostStore};
+
+    let moto = moto::Moto::start();
+    let clients = AwsClients::connect(&moto.settings()).await;
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attr")
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("key")
+    };
+    // the table as init-aws made it before text search
+    clients
+        .dynamo
+        .create_table()
+        .table_name("posts")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("PK"))
+        .attribute_definitions(attr("SK"))
+        .attribute_definitions(attr("GSI1PK"))
+        .attribute_definitions(attr("GSI1SK"))
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("feed")
+                .key_schema(key("GSI1PK", KeyType::Hash))
+                .key_schema(key("GSI1SK", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("gsi"),
+        )
+        .send()
+        .await
+        .expect("old table");
+    // posts as the store wrote them then: post item and id item, no search index
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let mut ids = Vec::new();
+    for (i, (title, body)) in [("Old espresso", "from the café"), ("Old beach", "sand")]
+        .iter()
+        .enumerate()
+    {
+        let id = uuid::Uuid::now_v7();
+        ids.push(id);
+        let item = std::collections::HashMap::from([
+            ("PK".to_string(), s("USER#alice")),
+            ("SK".to_string(), s(&format!("POST#{id}"))),
+            ("GSI1PK".to_string(), s(&format!("FEED#{}", i % 4))),
+            ("GSI1SK".to_string(), s(&format!("POST#{id}"))),
+            ("type".to_string(), s("post")),
+            ("id".to_string(), s(&format!("POST#{id}"))),
+            ("user".to_string(), s("alice")),
+            ("title".to_string(), s(title)),
+            ("body".to_string(), s(body)),
+            ("label_status".to_string(), s("none")),
+            ("created_at".to_string(), s("2026-01-02T03:04:05.678Z")),
+            ("rev".to_string(), AttributeValue::N("0".into())),
+        ]);
+        clients
+            .dynamo
+            .put_item()
+            .table_name("posts")
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("post item");
+        clients
+            .dynamo
+            .put_item()
+            .table_name("posts")
+            .item("PK", s(&format!("POST#{id}")))
+            .item("SK", s("ID"))
+            .item("type", s("post-id"))
+            .item("user", s("alice"))
+            .send()
+            .await
+            .expect("id item");
+    }
+    let settings = InitSettings::new("posts", "pictures", "uploads");
+    let first = init_aws(&clients, &settings).await.expect("first run");
+    let step = |r: &postagram_core::aws::init::InitReport, what: &str| {
+        r.steps
+            .iter()
+            .find(|(w, _)| w.contains(what))
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {what}:\n{r}"))
+    };
+    assert_eq!(step(&first, "dynamodb table").1, Action::Updated, "{first}");
+    let (what, action) = step(&first, "text search index");
+    assert_eq!(action, Action::Updated, "{first}");
+    assert!(what.contains("2 indexed"), "{what}");
+
+    let store = DynamoStore::new(clients.dynamo.clone(), "posts");
+    let search = |t: &str| ListQuery {
+        text: Some(t.into()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    let found = store.list_posts(&search("cafe")).await.expect("search");
+    assert_eq!(found.posts.len(), 1);
+    assert_eq!(found.posts[0].id.0, ids[0]);
+    let found = store.list_posts(&search("old")).await.expect("search");
+    assert_eq!(
+        found.posts.iter().map(|p| p.id.0).collect::<Vec<_>>(),
+        [ids[1], ids[0]]
+    );
+
+    let second = init_aws(&clients, &settings).await.expect("second run");
+    assert!(
+        second.unchanged(),
+        "second run changed something:\n{second}"
+    );
 }

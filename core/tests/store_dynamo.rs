@@ -21,7 +21,7 @@ async fn make() -> (suite::Store, moto::Moto) {
     (Arc::new(store), moto)
 }
 
-conformance_suite!(make, suite::Caps { text_search: false });
+conformance_suite!(make, suite::Caps {});
 
 /// Profiles written before names compared case-insensitively sit at `USER#<spelling>`.
 /// `init-aws` moves a mixed-case one to its lower-case key; of two that differ only in

@@ -14,7 +14,7 @@ async fn make() -> (suite::Store, tempfile::TempDir) {
     (Arc::new(store), dir)
 }
 
-conformance_suite!(make, suite::Caps { text_search: true });
+conformance_suite!(make, suite::Caps {});
 
 /// The generation guards the API's list cache: every change moves it, and writes that
 /// change nothing (an idle labeler's empty claim, every poll) leave it alone.

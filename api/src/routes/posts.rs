@@ -35,7 +35,8 @@ pub struct ListParams {
     pub user: Option<String>,
     /// Only posts whose picture has this label (e.g. `dog`).
     pub label: Option<String>,
-    /// Full-text search in title, body and labels (embedded store).
+    /// Full-text search in title, body and labels: every word must match, each as a
+    /// prefix of a word, case and diacritics folded (both storage modes).
     pub q: Option<String>,
     /// Page size, 1–100 (default 20). In header auth mode, without `limit` and `cursor`
     /// the answer is every matching post.

@@ -11,7 +11,10 @@
 //! - writes that touch the label index (`set_image`, `set_labels`, `delete_post`) are
 //!   transactions guarded by the post's `rev` counter, so the index never disagrees with
 //!   the post;
-//! - never a `Scan`. Text search (`q=`) is `Unsupported`: it needs the embedded store.
+//! - text search (`q=`): `Query`s of the index partition of the query's rarest word plus
+//!   `BatchGetItem`s of the candidates (see `search`); the token index items are
+//!   written in the transaction of the post write that changes them;
+//! - never a `Scan`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,16 +23,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
-    Update,
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
 
+use super::batch::batch_get_posts;
 use super::cursor;
 use super::dynamo_accounts::ACTIVE_ACCOUNT;
 use super::dynamo_items::*;
 use super::sdk_message;
+use super::search::{self, index_tokens, recorded_tokens, tokens_value, TextQuery, TOKENS_ATTR};
 use crate::id::PostId;
 use crate::label::LabelStatus;
 use crate::model::{AccountState, Post, User};
@@ -41,6 +45,8 @@ use crate::wire::{NewPost, PostEdit};
 
 /// How often an optimistic write is retried when another writer changed the post.
 const CONFLICT_RETRIES: usize = 8;
+/// Most items in one `TransactWriteItems`.
+const MAX_TRANSACTION: usize = 100;
 /// Post-id → author entries kept in memory.
 const OWNER_CACHE: usize = 10_000;
 
@@ -50,7 +56,15 @@ pub struct DynamoStore {
     pub(super) client: Client,
     pub(super) table: Arc<str>,
     owners: Arc<Mutex<HashMap<Uuid, String>>>,
+    /// Writes to one post from this process take turns (striped by post id): fewer
+    /// `TransactionConflict` retries, and on moto, whose transactions are not isolated
+    /// (a cancelled one restores a copy of the whole table taken when it began, undoing
+    /// a concurrent one), no write undoes another.
+    write_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Stripes of [`DynamoStore::write_locks`].
+const WRITE_LOCKS: usize = 64;
 
 pub(super) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
@@ -104,6 +118,9 @@ impl DynamoStore {
             client,
             table: table.into().into(),
             owners: Arc::new(Mutex::new(HashMap::new())),
+            write_locks: (0..WRITE_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -112,21 +129,35 @@ impl DynamoStore {
         &self.table
     }
 
-    /// Bulk-writes new posts (no labels yet) with `BatchWriteItem`, 25 items per call,
-    /// without checking that the authors exist: for migrations and benchmarks.
+    /// Bulk-writes new posts (no labels yet) with their search index items, with
+    /// `BatchWriteItem` (25 items per call), without checking that the authors exist: for
+    /// migrations and benchmarks.
     pub async fn import_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in posts.chunks(12) {
-            let mut writes = Vec::with_capacity(chunk.len() * 2);
-            for p in chunk {
-                for item in [new_post_item(p), id_item(p.id, &p.user)] {
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
+        let mut all = Vec::new();
+        for p in posts {
+            let tokens = index_tokens(&p.title, &p.body, &[])?;
+            let mut item = new_post_item(p);
+            item.insert(TOKENS_ATTR.into(), tokens_value(&tokens));
+            all.push(item);
+            all.push(id_item(p.id, &p.user));
+            all.extend(
+                tokens
+                    .iter()
+                    .map(|t| search::token_item(t, p.id.0, &p.user)),
+            );
+        }
+        for chunk in all.chunks(25) {
+            let mut writes = chunk
+                .iter()
+                .map(|item| {
+                    PutRequest::builder()
+                        .set_item(Some(item.clone()))
                         .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    writes.push(WriteRequest::builder().put_request(put).build());
-                }
-            }
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             for _attempt in 0..10 {
                 if writes.is_empty() {
                     break;
@@ -150,6 +181,12 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// The write turn of post `id` (see `write_locks`).
+    async fn write_turn(&self, id: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (id.as_u128() % WRITE_LOCKS as u128) as usize;
+        self.write_locks[stripe].lock().await
     }
 
     fn remember_owner(&self, id: Uuid, user: &str) {
@@ -245,12 +282,14 @@ impl DynamoStore {
         }
     }
 
-    /// Rewrites the label part of a post and its index items, guarded by `rev` (and by the
-    /// picture key when given). `Ok(false)` on a lost race.
+    /// Rewrites the label part of a post, its label index items and its search index
+    /// items (from the `recorded` ones), guarded by `rev` (and by the picture key when
+    /// given). `Ok(false)` on a lost race.
     async fn write_labels(
         &self,
         post: &Post,
         rev: i64,
+        recorded: &[String],
         expect_key: Option<&str>,
         update: LabelWrite<'_>,
     ) -> Result<bool, StoreError> {
@@ -296,24 +335,42 @@ impl DynamoStore {
                 )
             }
         };
+        let mut label_items = Vec::new();
+        for old in &post.labels {
+            if !new_labels.iter().any(|l| l.name == old.name) {
+                label_items.push(delete(&self.table, label_key(&old.name, id))?);
+            }
+        }
+        for l in &new_labels {
+            label_items.push(put(&self.table, label_item(l, id, &post.user))?);
+        }
+        // The labels are searchable words: the index follows in the same transaction.
+        let names: Vec<String> = new_labels.iter().map(|l| l.name.clone()).collect();
+        let desired = index_tokens(&post.title, &post.body, &names)?;
+        let index = search::plan(
+            &self.table,
+            id,
+            &post.user,
+            recorded,
+            &desired,
+            MAX_TRANSACTION.saturating_sub(1 + label_items.len()),
+        )?;
+        values.insert(":toks".into(), tokens_value(&index.recorded));
         let upd = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(post_key(&post.user, id)))
-            .update_expression(format!("SET {set}, #rev = #rev + :one {remove}"))
+            .update_expression(format!(
+                "SET {set}, #rev = #rev + :one, #toks = :toks {remove}"
+            ))
             .condition_expression(cond)
             .expression_attribute_names("#rev", "rev")
+            .expression_attribute_names("#toks", TOKENS_ATTR)
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().update(upd).build()];
-        for old in &post.labels {
-            if !new_labels.iter().any(|l| l.name == old.name) {
-                items.push(delete(&self.table, label_key(&old.name, id))?);
-            }
-        }
-        for l in &new_labels {
-            items.push(put(&self.table, label_item(l, id, &post.user))?);
-        }
+        items.extend(label_items);
+        items.extend(index.writes);
         self.transact(items).await
     }
 
@@ -365,42 +422,121 @@ impl DynamoStore {
         Ok(out)
     }
 
-    /// Reads posts by (author, id) in one `BatchGetItem` per 100, keeping `order`.
-    async fn batch_get_posts(&self, refs: Vec<(String, Uuid)>) -> Result<Vec<Post>, StoreError> {
-        let mut found: HashMap<Uuid, Post> = HashMap::new();
-        for chunk in refs.chunks(100) {
-            let mut keys: Vec<Item> = chunk.iter().map(|(u, id)| post_key(u, *id)).collect();
-            for _attempt in 0..10 {
-                if keys.is_empty() {
-                    break;
-                }
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let out = self
+    /// The transaction item that records `tokens` as the post's indexed ones, guarded by
+    /// `rev` (and, with `first`, by the post having no record yet).
+    fn record_tokens(
+        &self,
+        user: &str,
+        id: Uuid,
+        rev: i64,
+        tokens: &[String],
+        first: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let (cond, set) = if first {
+            // (a post from an old version may have no `rev` yet)
+            (
+                "attribute_exists(PK) AND attribute_not_exists(#toks) \
+                 AND (#rev = :rev OR attribute_not_exists(#rev))",
+                "SET #toks = :toks, #rev = if_not_exists(#rev, :zero) + :one",
+            )
+        } else {
+            ("#rev = :rev", "SET #toks = :toks, #rev = #rev + :one")
+        };
+        let mut upd = Update::builder()
+            .table_name(&*self.table)
+            .set_key(Some(post_key(user, id)))
+            .update_expression(set)
+            .condition_expression(cond)
+            .expression_attribute_names("#toks", TOKENS_ATTR)
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":toks", tokens_value(tokens))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()));
+        if first {
+            upd = upd.expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        }
+        let upd = upd
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(upd).build())
+    }
+
+    /// Indexes for text search every post written before the search index existed (a
+    /// post item without `search_tokens`), reading the `feed` index shard by shard
+    /// (Queries, no Scan); returns how many posts it indexed. `init-aws` runs it; it is
+    /// idempotent and safe beside a running API (each post is one transaction guarded by
+    /// its `rev`).
+    pub async fn backfill_search_index(&self) -> Result<usize, StoreError> {
+        let mut done = 0;
+        for shard in 0..FEED_SHARDS {
+            let mut start: Option<Item> = None;
+            loop {
+                let page = self
                     .client
-                    .batch_get_item()
-                    .request_items(&*self.table, ka)
+                    .query()
+                    .table_name(&*self.table)
+                    .index_name(FEED_INDEX)
+                    .key_condition_expression("#pk = :pk")
+                    .filter_expression("attribute_not_exists(#toks)")
+                    .expression_attribute_names("#pk", "GSI1PK")
+                    .expression_attribute_names("#toks", TOKENS_ATTR)
+                    .expression_attribute_values(":pk", s(feed_pk(shard)))
+                    .set_exclusive_start_key(start.take())
                     .send()
                     .await
                     .map_err(unavailable)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&*self.table))
-                    .unwrap_or_default()
-                {
-                    let post = post_from_item(&item)?;
-                    found.insert(post.id.0, post);
+                for item in page.items() {
+                    let post = post_from_item(item)?;
+                    if self.index_one(post.id.0).await? {
+                        done += 1;
+                    }
                 }
-                keys = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&*self.table))
-                    .map(|ka| ka.keys)
-                    .unwrap_or_default();
+                match page.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
             }
         }
-        Ok(refs.iter().filter_map(|(_, id)| found.remove(id)).collect())
+        Ok(done)
+    }
+
+    /// Indexes one post that has no search index record yet; `false` when it has one (or
+    /// is gone).
+    async fn index_one(&self, id: Uuid) -> Result<bool, StoreError> {
+        let _turn = self.write_turn(id).await;
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(item) = self.post_item(id).await? else {
+                return Ok(false);
+            };
+            if item.contains_key(TOKENS_ATTR) {
+                return Ok(false);
+            }
+            let post = post_from_item(&item)?;
+            let names: Vec<String> = post.labels.iter().map(|l| l.name.clone()).collect();
+            let desired = index_tokens(&post.title, &post.body, &names)?;
+            let index = search::plan(
+                &self.table,
+                id,
+                &post.user,
+                &[],
+                &desired,
+                MAX_TRANSACTION - 1,
+            )?;
+            let mut items =
+                vec![self.record_tokens(&post.user, id, rev_of(&item), &index.recorded, true)?];
+            items.extend(index.writes);
+            if self.transact(items).await? {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "a post kept changing while it was being indexed".into(),
+        ))
+    }
+
+    /// Reads posts by (author, id), keeping their order.
+    async fn batch_get_posts(&self, refs: Vec<(String, Uuid)>) -> Result<Vec<Post>, StoreError> {
+        batch_get_posts(&self.client, &self.table, &refs).await
     }
 }
 
@@ -479,6 +615,10 @@ impl PostStore for DynamoStore {
 
     async fn create_post(&self, user: &str, post: NewPost) -> Result<Post, StoreError> {
         let record = Post::new(PostId::new(), user.to_string(), post, stored_now()?);
+        let desired = index_tokens(&record.title, &record.body, &[])?;
+        let index = search::plan(&self.table, record.id.0, user, &[], &desired, 97)?;
+        let mut item = new_post_item(&record);
+        item.insert(TOKENS_ATTR.into(), tokens_value(&index.recorded));
         // The author's profile must exist: at the canonical key with this spelling, or
         // (an account that kept its old key) at the exact one.
         let mut checks = vec![(profile_key(user), true)];
@@ -503,11 +643,12 @@ impl PostStore for DynamoStore {
                 .expression_attribute_values(":active", s(AccountState::Active.as_str()))
                 .build()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            let items = vec![
+            let mut items = vec![
                 TransactWriteItem::builder().condition_check(check).build(),
-                put(&self.table, new_post_item(&record))?,
+                put(&self.table, item.clone())?,
                 put(&self.table, id_item(record.id, user))?,
             ];
+            items.extend(index.writes.iter().cloned());
             let res = self
                 .client
                 .transact_write_items()
@@ -537,19 +678,13 @@ impl PostStore for DynamoStore {
     }
 
     async fn list_posts(&self, query: &ListQuery) -> Result<Page, StoreError> {
-        if query.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-            return Err(StoreError::Unsupported(format!(
-                "text search (q=) needs the embedded store ({}=embedded); \
-                 the DynamoDB store filters by user= and label= only",
-                crate::settings::env::STORE
-            )));
-        }
         let limit = if query.limit == 0 {
             DEFAULT_PAGE
         } else {
             query.limit.min(MAX_PAGE)
         };
-        let below = below_key(query.cursor.as_deref().map(cursor::decode).transpose()?);
+        let cursor = query.cursor.as_deref().map(cursor::decode).transpose()?;
+        let below = below_key(cursor);
         let want = limit + 1;
         let empty = Page {
             posts: Vec::new(),
@@ -560,6 +695,30 @@ impl PostStore for DynamoStore {
                 // No account has such a name (nor could its key be queried).
                 return Ok(empty);
             }
+        }
+        if let Some(text) = query.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            let Some(text) = TextQuery::parse(text)? else {
+                return Ok(empty);
+            };
+            // `?user=` in any case: the search filters on the registered spelling.
+            let user = match query.user.as_deref() {
+                Some(name) => match self.registered_name(name).await? {
+                    Some(registered) => Some(registered),
+                    None => return Ok(empty),
+                },
+                None => None,
+            };
+            let posts = search::search(
+                &self.client,
+                &self.table,
+                &text,
+                user.as_deref(),
+                query.label.as_deref(),
+                cursor,
+                want,
+            )
+            .await?;
+            return Ok(page_of(posts, limit));
         }
         let posts = if let Some(label) = &query.label {
             // `?user=` names an account in any case: the filter needs the registered
@@ -623,54 +782,76 @@ impl PostStore for DynamoStore {
     }
 
     async fn update_post(&self, id: PostId, edit: PostEdit) -> Result<Post, StoreError> {
-        let not_found = || StoreError::NotFound(format!("post {id}"));
-        let Some(user) = self.owner(id.0).await? else {
-            return Err(not_found());
-        };
-        let mut sets = vec!["#updated = :updated", "#rev = #rev + :one"];
-        let mut upd = self
-            .client
-            .update_item()
-            .table_name(&*self.table)
-            .set_key(Some(post_key(&user, id.0)))
-            // Never recreate a post deleted meanwhile (an update alone would write a
-            // partial item).
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#updated", "updated_at")
-            .expression_attribute_names("#rev", "rev")
-            .expression_attribute_values(":updated", s(fmt_time(stored_now()?)))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew);
-        if let Some(title) = edit.title {
-            sets.push("#title = :title");
-            upd = upd
-                .expression_attribute_names("#title", "title")
-                .expression_attribute_values(":title", s(title));
-        }
-        if let Some(body) = edit.body {
-            sets.push("#body = :body");
-            upd = upd
-                .expression_attribute_names("#body", "body")
-                .expression_attribute_values(":body", s(body));
-        }
-        match upd
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-        {
-            Ok(out) => post_from_item(&out.attributes.unwrap_or_default()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                self.forget_owner(id.0);
-                Err(not_found())
+        // Read, then one transaction guarded by `rev`: the post item and the index items
+        // of the words that changed. The condition also means an edit never recreates a
+        // post deleted meanwhile.
+        let _turn = self.write_turn(id.0).await;
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(item) = self.post_item(id.0).await? else {
+                return Err(StoreError::NotFound(format!("post {id}")));
+            };
+            let mut post = post_from_item(&item)?;
+            let updated_at = stored_now()?;
+            let mut sets = vec!["#updated = :updated", "#rev = #rev + :one", "#toks = :toks"];
+            let mut names = HashMap::from([
+                ("#updated".to_string(), "updated_at".to_string()),
+                ("#rev".to_string(), "rev".to_string()),
+                ("#toks".to_string(), TOKENS_ATTR.to_string()),
+            ]);
+            let mut values = HashMap::from([
+                (":updated".to_string(), s(fmt_time(updated_at))),
+                (":one".to_string(), AttributeValue::N("1".into())),
+                (
+                    ":rev".to_string(),
+                    AttributeValue::N(rev_of(&item).to_string()),
+                ),
+            ]);
+            if let Some(title) = &edit.title {
+                sets.push("#title = :title");
+                names.insert("#title".into(), "title".into());
+                values.insert(":title".into(), s(title.clone()));
+                post.title = title.clone();
             }
-            Err(e) => Err(unavailable(e)),
+            if let Some(body) = &edit.body {
+                sets.push("#body = :body");
+                names.insert("#body".into(), "body".into());
+                values.insert(":body".into(), s(body.clone()));
+                post.body = body.clone();
+            }
+            post.updated_at = Some(updated_at);
+            let labels: Vec<String> = post.labels.iter().map(|l| l.name.clone()).collect();
+            let desired = index_tokens(&post.title, &post.body, &labels)?;
+            let index = search::plan(
+                &self.table,
+                id.0,
+                &post.user,
+                &recorded_tokens(&item),
+                &desired,
+                99,
+            )?;
+            values.insert(":toks".into(), tokens_value(&index.recorded));
+            let upd = Update::builder()
+                .table_name(&*self.table)
+                .set_key(Some(post_key(&post.user, id.0)))
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression("attribute_exists(PK) AND #rev = :rev")
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let mut items = vec![TransactWriteItem::builder().update(upd).build()];
+            items.extend(index.writes);
+            if self.transact(items).await? {
+                return Ok(post);
+            }
         }
+        Err(StoreError::Unavailable(
+            "the post kept changing while it was being edited".into(),
+        ))
     }
 
     async fn delete_post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Ok(None);
@@ -692,6 +873,27 @@ impl PostStore for DynamoStore {
             for l in &post.labels {
                 items.push(delete(&self.table, label_key(&l.name, id.0))?);
             }
+            let tokens = recorded_tokens(&item);
+            if items.len() + tokens.len() > MAX_TRANSACTION {
+                // Too many for one transaction (only with dozens of labels): first
+                // remove index items in a transaction of their own that records it.
+                let index = search::plan(
+                    &self.table,
+                    id.0,
+                    &post.user,
+                    &tokens,
+                    &[],
+                    MAX_TRANSACTION - 1,
+                )?;
+                let upd = self.record_tokens(&post.user, id.0, rev, &index.recorded, false)?;
+                let mut shrink = vec![upd];
+                shrink.extend(index.writes);
+                self.transact(shrink).await?;
+                continue;
+            }
+            for t in &tokens {
+                items.push(delete(&self.table, search::token_key(t, id.0))?);
+            }
             if self.transact(items).await? {
                 self.forget_owner(id.0);
                 return Ok(Some(post));
@@ -708,6 +910,7 @@ impl PostStore for DynamoStore {
         object_key: &str,
         uploaded_at_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Err(StoreError::NotFound(format!("post {id}")));
@@ -730,6 +933,7 @@ impl PostStore for DynamoStore {
                 .write_labels(
                     &post,
                     rev_of(&item),
+                    &recorded_tokens(&item),
                     None,
                     LabelWrite::NewImage(object_key, uploaded_at_ms),
                 )
@@ -749,6 +953,7 @@ impl PostStore for DynamoStore {
         object_key: &str,
         outcome: LabelOutcome,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn(id.0).await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(item) = self.post_item(id.0).await? else {
                 return Ok(false);
@@ -761,6 +966,7 @@ impl PostStore for DynamoStore {
                 .write_labels(
                     &post,
                     rev_of(&item),
+                    &recorded_tokens(&item),
                     Some(object_key),
                     LabelWrite::Outcome(&outcome),
                 )

@@ -8,6 +8,9 @@
 //! | id | `POST#<uuid>` | `ID` | `user` (lookup by id alone, strongly consistent) |
 //! | label index | `LABEL#<label>` | `POST#<uuid>` | `user`, `confidence` |
 //! | deletion marker | `ACCOUNT_DELETIONS` | `USER#<user>` | `username` (an account being deleted; written with its `account_state`, removed with its profile) |
+//! | token index | `TOK#<first 4 chars>` | `POST#<uuid>#<token>` | `user`, `tok`, `TSK`, `TP1`..`TP3` (text search, see `search`) |
+//!
+//! Post items also carry `search_tokens`, the tokens that have a token index item.
 //!
 //! A profile also has `token_version` (bumped by a password change and by the start of
 //! a deletion; absent reads as 0) and `account_state` (`active`, or `deleting` from

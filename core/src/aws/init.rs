@@ -1,6 +1,7 @@
 //! `postagram-api admin init-aws`: creates (or checks) everything the cloud store needs.
 //!
-//! The DynamoDB table with its `feed` index, the S3 bucket, the upload queue with a
+//! The DynamoDB table with its `feed` index and the text search indexes `tok1`..`tok3`
+//! (added to a table made before them, whose posts are then indexed: the backfill), the S3 bucket, the upload queue with a
 //! dead-letter queue and redrive policy, and the bucket → queue `ObjectCreated`
 //! notification; profiles written before usernames compared case-insensitively are
 //! moved to their canonical key ([`super::profiles`]). Idempotent: a second run finds everything in place, changes nothing
@@ -11,8 +12,9 @@ use std::fmt;
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus,
 };
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Event, NotificationConfiguration,
@@ -21,8 +23,10 @@ use aws_sdk_s3::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::client::AwsClients;
+use super::dynamo::DynamoStore;
 use super::dynamo_items::FEED_INDEX;
 use super::sdk_message;
+use super::search::{index_key_attr, TOKEN_INDEXES};
 
 /// Names and settings of the resources to provision.
 #[derive(Debug, Clone)]
@@ -122,42 +126,122 @@ fn build_err(e: impl std::error::Error) -> InitError {
     InitError(e.to_string())
 }
 
+fn attr(n: &str) -> Result<AttributeDefinition, InitError> {
+    AttributeDefinition::builder()
+        .attribute_name(n)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(build_err)
+}
+
+fn key(n: &str, t: KeyType) -> Result<KeySchemaElement, InitError> {
+    KeySchemaElement::builder()
+        .attribute_name(n)
+        .key_type(t)
+        .build()
+        .map_err(build_err)
+}
+
+/// The text search prefix index `tok<n>`: partition `TP<n>`, sort `TSK`, projecting the
+/// author and the token (see `search`).
+fn token_index(n: usize) -> Result<(GlobalSecondaryIndex, [AttributeDefinition; 2]), InitError> {
+    let pk = index_key_attr(n);
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name(TOKEN_INDEXES[n - 1])
+        .key_schema(key(&pk, KeyType::Hash)?)
+        .key_schema(key("TSK", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes("user")
+                .non_key_attributes("tok")
+                .build(),
+        )
+        .build()
+        .map_err(build_err)?;
+    Ok((gsi, [attr(&pk)?, attr("TSK")?]))
+}
+
+/// Waits until the table and every index of it are `ACTIVE` (an added index is built in
+/// the background).
+async fn wait_active(c: &AwsClients, table: &str) -> Result<(), InitError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1800);
+    loop {
+        let out = c
+            .dynamo
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| aws_err("describe table", e))?;
+        let t = out.table.as_ref();
+        let table_active = t.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
+        let indexes_active = t
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .all(|g| g.index_status() == Some(&IndexStatus::Active));
+        if table_active && indexes_active {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(InitError(format!(
+                "table `{table}` or one of its indexes is still not ACTIVE"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
 async fn ensure_table(c: &AwsClients, table: &str) -> Result<Action, InitError> {
     match c.dynamo.describe_table().table_name(table).send().await {
         Ok(out) => {
-            let has_feed = out
+            let names: Vec<String> = out
                 .table
                 .as_ref()
                 .map(|t| t.global_secondary_indexes())
                 .unwrap_or_default()
                 .iter()
-                .any(|g| g.index_name() == Some(FEED_INDEX));
-            if has_feed {
-                Ok(Action::Unchanged)
-            } else {
-                Err(InitError(format!(
+                .filter_map(|g| g.index_name().map(str::to_string))
+                .collect();
+            if !names.iter().any(|n| n == FEED_INDEX) {
+                return Err(InitError(format!(
                     "table `{table}` exists without the `{FEED_INDEX}` index; it was not created by init-aws"
-                )))
+                )));
             }
+            // A table from before text search: add its indexes, one per update (DynamoDB
+            // builds one new index at a time).
+            let mut action = Action::Unchanged;
+            for n in 1..=TOKEN_INDEXES.len() {
+                if names.iter().any(|i| i == TOKEN_INDEXES[n - 1]) {
+                    continue;
+                }
+                let (gsi, attrs) = token_index(n)?;
+                let create = CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(TOKEN_INDEXES[n - 1])
+                    .set_key_schema(Some(gsi.key_schema().to_vec()))
+                    .set_projection(gsi.projection().cloned())
+                    .build()
+                    .map_err(build_err)?;
+                c.dynamo
+                    .update_table()
+                    .table_name(table)
+                    .set_attribute_definitions(Some(attrs.to_vec()))
+                    .global_secondary_index_updates(
+                        GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("add search index", e))?;
+                wait_active(c, table).await?;
+                action = Action::Updated;
+            }
+            Ok(action)
         }
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
         {
-            let attr = |n: &str| {
-                AttributeDefinition::builder()
-                    .attribute_name(n)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(build_err)
-            };
-            let key = |n: &str, t: KeyType| {
-                KeySchemaElement::builder()
-                    .attribute_name(n)
-                    .key_type(t)
-                    .build()
-                    .map_err(build_err)
-            };
             let feed = GlobalSecondaryIndex::builder()
                 .index_name(FEED_INDEX)
                 .key_schema(key("GSI1PK", KeyType::Hash)?)
@@ -169,7 +253,8 @@ async fn ensure_table(c: &AwsClients, table: &str) -> Result<Action, InitError> 
                 )
                 .build()
                 .map_err(build_err)?;
-            c.dynamo
+            let mut req = c
+                .dynamo
                 .create_table()
                 .table_name(table)
                 .billing_mode(BillingMode::PayPerRequest)
@@ -177,22 +262,43 @@ async fn ensure_table(c: &AwsClients, table: &str) -> Result<Action, InitError> 
                 .attribute_definitions(attr("SK")?)
                 .attribute_definitions(attr("GSI1PK")?)
                 .attribute_definitions(attr("GSI1SK")?)
+                .attribute_definitions(attr("TSK")?)
                 .key_schema(key("PK", KeyType::Hash)?)
                 .key_schema(key("SK", KeyType::Range)?)
-                .global_secondary_indexes(feed)
-                .send()
-                .await
-                .map_err(|e| aws_err("create table", e))?;
+                .global_secondary_indexes(feed);
+            for n in 1..=TOKEN_INDEXES.len() {
+                let (gsi, [pk, _]) = token_index(n)?;
+                req = req.attribute_definitions(pk).global_secondary_indexes(gsi);
+            }
+            req.send().await.map_err(|e| aws_err("create table", e))?;
             c.dynamo
                 .wait_until_table_exists()
                 .table_name(table)
                 .wait(std::time::Duration::from_secs(120))
                 .await
                 .map_err(|e| aws_err("wait for table", e))?;
+            wait_active(c, table).await?;
             Ok(Action::Created)
         }
         Err(e) => Err(aws_err("describe table", e)),
     }
+}
+
+/// Indexes the posts written before text search existed.
+async fn ensure_search_index(c: &AwsClients, table: &str) -> Result<(usize, Action), InitError> {
+    let store = DynamoStore::new(c.dynamo.clone(), table);
+    let n = store
+        .backfill_search_index()
+        .await
+        .map_err(|e| InitError(format!("search index backfill: {e}")))?;
+    Ok((
+        n,
+        if n == 0 {
+            Action::Unchanged
+        } else {
+            Action::Updated
+        },
+    ))
 }
 
 async fn ensure_bucket(c: &AwsClients, bucket: &str) -> Result<Action, InitError> {
@@ -371,7 +477,11 @@ async fn ensure_notification(
 pub async fn init_aws(c: &AwsClients, s: &InitSettings) -> Result<InitReport, InitError> {
     let mut steps = Vec::new();
     steps.push((
-        format!("dynamodb table {} (index {FEED_INDEX})", s.table),
+        format!(
+            "dynamodb table {} (indexes {FEED_INDEX}, {})",
+            s.table,
+            TOKEN_INDEXES.join(", ")
+        ),
         ensure_table(c, &s.table).await?,
     ));
     let rekeyed = super::profiles::rekey_profiles(&c.dynamo, &s.table)
@@ -387,6 +497,11 @@ pub async fn init_aws(c: &AwsClients, s: &InitSettings) -> Result<InitReport, In
         } else {
             Action::Unchanged
         },
+    ));
+    let (indexed, a) = ensure_search_index(c, &s.table).await?;
+    steps.push((
+        format!("text search index of existing posts ({indexed} indexed now)"),
+        a,
     ));
     steps.push((
         format!("s3 bucket {}", s.bucket),

@@ -1,4 +1,4 @@
-//! Cloud backends: posts in DynamoDB ([`DynamoStore`]), pictures in S3
+//! Cloud backends: posts in DynamoDB ([`DynamoStore`], text search in [`search`]), pictures in S3
 //! ([`S3BlobStore`]), upload events through SQS, and the provisioning of all of it
 //! ([`init::init_aws`]).
 //!
@@ -7,6 +7,7 @@
 //! then uses path-style addressing) and the standard credential chain. The HTTPS stack is
 //! rustls on `ring`, the crypto provider the rest of the workspace already uses.
 
+mod batch;
 pub mod client;
 pub mod cursor;
 pub mod dynamo;
@@ -15,6 +16,8 @@ mod dynamo_items;
 pub mod init;
 pub mod profiles;
 pub mod s3;
+pub mod search;
+pub mod tokens;
 
 pub use client::{AwsClients, AwsSettings};
 pub use dynamo::DynamoStore;

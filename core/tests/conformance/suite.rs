@@ -12,12 +12,10 @@ use postagram_core::store::{LabelOutcome, ListQuery, NewUser, PostStore, StoreEr
 use postagram_core::wire::{NewPost, PostEdit};
 use postagram_core::PostId;
 
-/// What differs between backends on purpose.
+/// What differs between backends on purpose: nothing today (text search, the last
+/// difference, works on both).
 #[derive(Debug, Clone, Copy)]
-pub struct Caps {
-    /// `q=` full-text search works (embedded); otherwise it must be `Unsupported`.
-    pub text_search: bool,
-}
+pub struct Caps {}
 
 pub type Store = Arc<dyn PostStore>;
 
@@ -460,30 +458,22 @@ pub async fn delete_removes_everything(store: Store, _caps: Caps) {
     assert!(store.get_post(keep.id).await.expect("get").is_some());
 }
 
-pub async fn text_search_or_unsupported(store: Store, caps: Caps) {
+pub async fn text_search_finds_words(store: Store, _caps: Caps) {
     user(&store, "alice").await;
     post(&store, "alice", "espresso morning").await;
     post(&store, "alice", "beach evening").await;
-    let r = store
+    let titles: Vec<_> = store
         .list_posts(&ListQuery {
             text: Some("espresso".into()),
             ..q()
         })
-        .await;
-    if caps.text_search {
-        let titles: Vec<_> = r
-            .expect("search")
-            .posts
-            .into_iter()
-            .map(|p| p.title)
-            .collect();
-        assert_eq!(titles, ["espresso morning"]);
-    } else {
-        match r {
-            Err(StoreError::Unsupported(m)) => assert!(m.contains("embedded"), "{m}"),
-            other => panic!("expected Unsupported, got {other:?}"),
-        }
-    }
+        .await
+        .expect("search")
+        .posts
+        .into_iter()
+        .map(|p| p.title)
+        .collect();
+    assert_eq!(titles, ["espresso morning"]);
     // blank text is no filter on every backend
     let all = store
         .list_posts(&ListQuery {
@@ -495,6 +485,216 @@ pub async fn text_search_or_unsupported(store: Store, caps: Caps) {
     assert_eq!(all.posts.len(), 2);
 }
 
+async fn post_with(
+    store: &Store,
+    user: &str,
+    title: &str,
+    body: &str,
+) -> postagram_core::model::Post {
+    store
+        .create_post(
+            user,
+            NewPost {
+                title: title.into(),
+                body: body.into(),
+            },
+        )
+        .await
+        .expect("create post")
+}
+
+async fn found(store: &Store, query: ListQuery) -> Vec<String> {
+    titles(store, query).await
+}
+
+fn text(t: &str) -> ListQuery {
+    ListQuery {
+        text: Some(t.into()),
+        ..q()
+    }
+}
+
+/// The search semantics of the embedded FTS5 index, on every backend: every word must
+/// match, each as a prefix of a word of the title, the body or the labels, case and
+/// diacritics folded, operators not interpreted, with the user and label filters.
+pub async fn text_search_semantics(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    user(&store, "bob").await;
+    post_with(&store, "alice", "Sunset at the beach", "golden light").await;
+    let espresso = post_with(&store, "bob", "Espresso", "morning coffee at the café").await;
+    post_with(
+        &store,
+        "bob",
+        "Mountains",
+        "snow everywhere, Ærøskøbing and Łódź",
+    )
+    .await;
+    post_with(&store, "alice", "e-mail", "straße naïve İstanbul x²").await;
+    let key = format!("bob/{}/{}cat.png", espresso.id.uuid_str(), "0".repeat(32));
+    store
+        .set_image(espresso.id, &key, 1000)
+        .await
+        .expect("set image");
+    store
+        .set_labels(
+            espresso.id,
+            &key,
+            LabelOutcome::Labelled(vec![label("Tiger Cat", 60.0), label("cup", 30.0)]),
+        )
+        .await
+        .expect("set labels");
+
+    let cases: &[(&str, &[&str])] = &[
+        ("coffee", &["Espresso"]),
+        ("cafe", &["Espresso"]),
+        ("CAFÉ", &["Espresso"]),
+        ("BEACH", &["Sunset at the beach"]),
+        ("mount", &["Mountains"]),
+        ("m", &["e-mail", "Mountains", "Espresso"]),
+        ("mo", &["Mountains", "Espresso"]),
+        ("mou", &["Mountains"]),
+        ("moun", &["Mountains"]),
+        ("mountains", &["Mountains"]),
+        ("mountainsx", &[]),
+        ("aerø", &[]),
+        ("ærøsk", &["Mountains"]),
+        ("lodz", &[]),
+        ("łodz", &["Mountains"]),
+        ("strasse", &[]),
+        ("straße", &["e-mail"]),
+        ("naive istanbul", &["e-mail"]),
+        ("x", &["e-mail"]),
+        ("x²", &["e-mail"]),
+        ("mail", &["e-mail"]),
+        ("e-mail", &["e-mail"]),
+        ("beach snow", &[]),
+        ("snow ever", &["Mountains"]),
+        ("at", &["Espresso", "Sunset at the beach"]),
+        ("at the", &["Espresso", "Sunset at the beach"]),
+        ("tiger", &["Espresso"]),
+        ("cat", &["Espresso"]),
+        ("cup coffee", &["Espresso"]),
+        ("tiger mountains", &[]),
+        ("\" OR *", &[]),
+        ("\"\"\"", &[]),
+        ("Ⓐ", &[]),
+        ("Ⓐ coffee", &["Espresso"]),
+    ];
+    for (t, want) in cases {
+        assert_eq!(found(&store, text(t)).await, *want, "q={t}");
+    }
+    assert_eq!(
+        found(
+            &store,
+            ListQuery {
+                user: Some("bob".into()),
+                ..text("snow")
+            }
+        )
+        .await,
+        ["Mountains"]
+    );
+    assert!(found(
+        &store,
+        ListQuery {
+            user: Some("alice".into()),
+            ..text("snow")
+        }
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        found(
+            &store,
+            ListQuery {
+                label: Some("tiger cat".into()),
+                ..text("morn")
+            }
+        )
+        .await,
+        ["Espresso"]
+    );
+    assert!(found(
+        &store,
+        ListQuery {
+            label: Some("cup".into()),
+            ..text("snow")
+        }
+    )
+    .await
+    .is_empty());
+    // a failed picture takes its labels out of the search
+    store
+        .set_labels(espresso.id, &key, LabelOutcome::Failed("broken".into()))
+        .await
+        .expect("fail");
+    assert!(found(&store, text("tiger")).await.is_empty());
+    assert_eq!(found(&store, text("coffee")).await, ["Espresso"]);
+    // deleted posts are not found
+    store.delete_post(espresso.id).await.expect("delete");
+    assert!(found(&store, text("coffee")).await.is_empty());
+}
+
+/// Search results come newest first, page by page with cursors, whatever the word's
+/// length; a forged cursor is refused.
+pub async fn text_search_pages_newest_first(store: Store, _caps: Caps) {
+    user(&store, "alice").await;
+    let mut made = Vec::new();
+    for i in 0..23 {
+        // every third post does not match; some match through longer words
+        let title = match i % 3 {
+            0 => format!("walk {i}"),
+            1 => format!("walking {i}"),
+            _ => format!("other {i}"),
+        };
+        made.push(post_with(&store, "alice", &title, "text").await.title);
+    }
+    let want: Vec<String> = made
+        .iter()
+        .rev()
+        .filter(|t| t.starts_with("walk"))
+        .cloned()
+        .collect();
+    for word in ["w", "wa", "wal", "walk", "walki"] {
+        let mut got = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .list_posts(&ListQuery {
+                    text: Some(word.into()),
+                    limit: 4,
+                    cursor: cursor.take(),
+                    ..ListQuery::default()
+                })
+                .await
+                .expect("page");
+            assert!(page.posts.len() <= 4);
+            got.extend(page.posts.into_iter().map(|p| p.title));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let expect: Vec<String> = if word == "walki" {
+            want.iter()
+                .filter(|t| t.starts_with("walking"))
+                .cloned()
+                .collect()
+        } else {
+            want.clone()
+        };
+        assert_eq!(got, expect, "q={word}");
+    }
+    let r = store
+        .list_posts(&ListQuery {
+            text: Some("walk".into()),
+            cursor: Some("forged".into()),
+            ..q()
+        })
+        .await;
+    assert!(matches!(r, Err(StoreError::BadCursor)), "{r:?}");
+}
+
 fn edit(title: Option<&str>, body: Option<&str>) -> PostEdit {
     PostEdit {
         title: title.map(String::from),
@@ -502,33 +702,25 @@ fn edit(title: Option<&str>, body: Option<&str>) -> PostEdit {
     }
 }
 
-/// Titles of a text search, or `None` on a backend without text search (where it must
-/// stay `Unsupported`).
-async fn search(store: &Store, caps: Caps, text: &str) -> Option<Vec<String>> {
-    let r = store
+/// Titles of a text search.
+async fn search(store: &Store, text: &str) -> Vec<String> {
+    store
         .list_posts(&ListQuery {
             text: Some(text.into()),
             ..q()
         })
-        .await;
-    if caps.text_search {
-        Some(
-            r.expect("search")
-                .posts
-                .into_iter()
-                .map(|p| p.title)
-                .collect(),
-        )
-    } else {
-        assert!(matches!(r, Err(StoreError::Unsupported(_))), "{r:?}");
-        None
-    }
+        .await
+        .expect("search")
+        .posts
+        .into_iter()
+        .map(|p| p.title)
+        .collect()
 }
 
 /// An edit changes title and/or body and sets `updated_at`; get, list, the user and label
 /// filters and text search all show the new text and not the old; labels, picture and
 /// the label index stay; a later picture keeps the edited text.
-pub async fn edits_show_everywhere_and_keep_labels(store: Store, caps: Caps) {
+pub async fn edits_show_everywhere_and_keep_labels(store: Store, _caps: Caps) {
     user(&store, "alice").await;
     let a = store
         .create_post(
@@ -593,23 +785,16 @@ pub async fn edits_show_everywhere_and_keep_labels(store: Store, caps: Caps) {
         vec![edited.clone()],
         "label filter unchanged, new text"
     );
-    if let Some(found) = search(&store, caps, "cappuccino").await {
+    {
+        let found = search(&store, "cappuccino").await;
         assert_eq!(found, ["cappuccino evening"], "new title words are found");
         assert!(
-            search(&store, caps, "espresso")
-                .await
-                .expect("text search")
-                .is_empty(),
+            search(&store, "espresso").await.is_empty(),
             "old title words are gone"
         );
+        assert_eq!(search(&store, "croissant").await, ["cappuccino evening"]);
         assert_eq!(
-            search(&store, caps, "croissant")
-                .await
-                .expect("text search"),
-            ["cappuccino evening"]
-        );
-        assert_eq!(
-            search(&store, caps, "cat").await.expect("text search"),
+            search(&store, "cat").await,
             ["cappuccino evening"],
             "labels stay searchable"
         );
@@ -622,13 +807,11 @@ pub async fn edits_show_everywhere_and_keep_labels(store: Store, caps: Caps) {
     assert_eq!(again.title, "cappuccino evening", "the title is kept");
     assert_eq!(again.body, "oat milk foam");
     assert!(again.updated_at.expect("updated_at") >= first_edit);
-    if let Some(found) = search(&store, caps, "foam").await {
+    {
+        let found = search(&store, "foam").await;
         assert_eq!(found, ["cappuccino evening"]);
         assert!(
-            search(&store, caps, "croissant")
-                .await
-                .expect("text search")
-                .is_empty(),
+            search(&store, "croissant").await.is_empty(),
             "old body words are gone"
         );
     }
@@ -1154,7 +1337,8 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@t $make, $caps; users_are_unique posts_round_trip
             lists_newest_first_with_cursors labels_flow late_pictures_do_not_replace_newer_ones
             delete_removes_everything
-            text_search_or_unsupported edits_show_everywhere_and_keep_labels
+            text_search_finds_words text_search_semantics text_search_pages_newest_first
+            edits_show_everywhere_and_keep_labels
             editing_unknown_or_deleted_posts_is_not_found
             concurrent_edits_and_deletes_stay_consistent
             password_changes_bump_the_token_version
