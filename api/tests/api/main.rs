@@ -12,6 +12,7 @@ mod labels;
 mod objects;
 mod ops;
 mod persistence;
+mod pictures;
 mod posts;
 mod rejections;
 mod uploads;

@@ -66,6 +66,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE posts ADD COLUMN updated_at TEXT;
     "#,
+    // 5: the derived pictures (`thumb`, `display`) stored for the current picture,
+    // space-separated; NULL until the labeler made them (and for existing posts, whose
+    // pictures get derived sizes when uploaded again).
+    r#"
+    ALTER TABLE posts ADD COLUMN derived TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
