@@ -42,7 +42,7 @@ pub fn fit(w: u32, h: u32, long: u32) -> (u32, u32) {
     if side <= long {
         return (w, h);
     }
-    let scale = |v: u32| ((u64::from(v) * u64::from(long) + u64::from(side) / 2) / u64::from(side));
+    let scale = |v: u32| (u64::from(v) * u64::from(long) + u64::from(side) / 2) / u64::from(side);
     (scale(w).max(1) as u32, scale(h).max(1) as u32)
 }
 
