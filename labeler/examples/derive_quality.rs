@@ -12,7 +12,14 @@ use postagram_labeler::derive::fit;
 
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/photos");
-    let names = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png"];
+    let names = [
+        "astronaut.png",
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "horse.png",
+    ];
     let photos: Vec<RgbImage> = names
         .iter()
         .map(|n| {

@@ -219,7 +219,11 @@ impl Pipeline {
         .await;
         let start = Instant::now();
         let result = match decoded {
-            Err(e) => return self.transient(job, format!("decoding task failed: {e}")).await,
+            Err(e) => {
+                return self
+                    .transient(job, format!("decoding task failed: {e}"))
+                    .await
+            }
             Ok(Err(e)) if !e.is_bad_picture() => {
                 return self.transient(job, format!("deriving sizes: {e}")).await
             }
@@ -301,8 +305,7 @@ impl Pipeline {
         };
         let stale_before = now_millis() - self.upload_window.as_millis() as i64;
         let modified = |key: &str| objects.iter().find(|o| o.key == key).map(|o| o.modified_ms);
-        let replaced =
-            |key: &str| key != current && modified(key).is_none_or(|at| at < current_at);
+        let replaced = |key: &str| key != current && modified(key).is_none_or(|at| at < current_at);
         let mut deleted = 0;
         for o in &objects {
             if o.key == current {
@@ -319,7 +322,11 @@ impl Pipeline {
             }
         }
         if deleted > 0 {
-            tracing::info!(key = &*user_value(current), deleted, "old pictures of the post deleted");
+            tracing::info!(
+                key = &*user_value(current),
+                deleted,
+                "old pictures of the post deleted"
+            );
         }
         Ok(deleted)
     }

@@ -110,7 +110,11 @@ impl World {
     /// Stores `bytes` as a new picture of `post` (as an upload does) and runs its job.
     async fn upload_and_process(&self, post: PostId, bytes: &[u8], at_ms: i64) -> String {
         let key = self.store_only(post, bytes).await;
-        assert!(self.store.set_image(post, &key, at_ms).await.expect("image"));
+        assert!(self
+            .store
+            .set_image(post, &key, at_ms)
+            .await
+            .expect("image"));
         self.run_jobs().await;
         key
     }
@@ -142,7 +146,11 @@ impl World {
     }
 
     fn files(&self, post: PostId) -> Vec<String> {
-        let dir = self.dir.path().join("pics").join(post_prefix("alice", post));
+        let dir = self
+            .dir
+            .path()
+            .join("pics")
+            .join(post_prefix("alice", post));
         let mut names: Vec<String> = match std::fs::read_dir(&dir) {
             Ok(entries) => entries
                 .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -231,7 +239,9 @@ async fn derived_sizes_are_upright_for_every_orientation_and_carry_no_metadata()
             );
             let tags = exiftool::tag_names(&bytes);
             assert!(
-                !tags.iter().any(|t| t == "Orientation" || t == "ProfileDescription"),
+                !tags
+                    .iter()
+                    .any(|t| t == "Orientation" || t == "ProfileDescription"),
                 "no EXIF orientation or ICC profile left: {tags:?}"
             );
             let shown = image::load_from_memory(&bytes).expect("decode").to_rgb8();
@@ -246,10 +256,12 @@ async fn derived_sizes_are_upright_for_every_orientation_and_carry_no_metadata()
             // any other orientation of the same shape.
             let diff = |r: &RgbImage| difference(&shown, &imageops::thumbnail(r, want.0, want.1));
             let right = diff(upright);
-            assert!(right < 6.0, "orientation {orientation}: differs by {right:.1}");
+            assert!(
+                right < 6.0,
+                "orientation {orientation}: differs by {right:.1}"
+            );
             for (other, r) in references.iter().enumerate() {
-                if other + 1 != usize::from(orientation) && r.dimensions() == upright.dimensions()
-                {
+                if other + 1 != usize::from(orientation) && r.dimensions() == upright.dimensions() {
                     let wrong = diff(r);
                     assert!(
                         wrong > right + 10.0,
@@ -303,7 +315,11 @@ async fn a_new_picture_replaces_the_old_files_and_strays_are_swept() {
         name(&derived_key(&second, DerivedSize::Thumbnail)),
     ];
     want.sort();
-    assert_eq!(w.files(post), want, "the first picture {first} and its sizes are gone");
+    assert_eq!(
+        w.files(post),
+        want,
+        "the first picture {first} and its sizes are gone"
+    );
 
     // A crash left an upload the post never learnt of, and derived sizes of a picture
     // that is gone: the stray derived sizes go at once, the upload only after the window

@@ -7,10 +7,10 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use postagram_api::config::Config as ServerConfig;
 use postagram_api::startup::Application;
-use postagram_labeler::pipeline::{JobOutcome, Pipeline, PipelineConfig};
-use postagram_labeler::{DetectError, Detector};
 use postagram_core::wire::PostView;
 use postagram_core::{Label, LabelStatus};
+use postagram_labeler::pipeline::{JobOutcome, Pipeline, PipelineConfig};
+use postagram_labeler::{DetectError, Detector};
 use postagram_tui::action::{Action, Effect};
 use postagram_tui::api::FeedQuery;
 use postagram_tui::app::{App, Overlay, Screen};
@@ -356,7 +356,10 @@ async fn sign_up_post_with_picture_labels_then_delete() {
     let sel = h.app.feed.selected_post().expect("selected").clone();
     let image = sel.image.clone().expect("the display size");
     assert!(image.contains("~display.jpg"), "{image}");
-    assert!(sel.thumbnail.as_deref().is_some_and(|t| t.contains("~thumb.jpg")));
+    assert!(sel
+        .thumbnail
+        .as_deref()
+        .is_some_and(|t| t.contains("~thumb.jpg")));
 
     // The detail pane fetches and encodes the display size off the render path.
     h.until("picture encoded", |a| {

@@ -19,7 +19,11 @@ async fn users_posts_pictures_and_tokens_survive_a_restart() {
     let v: Value = app.get_post(&id).await.json().await.unwrap();
     assert_eq!(v["title"], "kept");
     assert_eq!(v["label_status"], "pending");
-    assert_eq!(v["image"], Value::Null, "not processed yet: nothing is served");
+    assert_eq!(
+        v["image"],
+        Value::Null,
+        "not processed yet: nothing is served"
+    );
     // The queued job survived the restart; the derived sizes are served after it ran.
     assert_eq!(process_pictures(&app).await, 1);
     let v: Value = app.get_post(&id).await.json().await.unwrap();

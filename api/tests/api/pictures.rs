@@ -67,10 +67,23 @@ async fn no_url_anyone_gets_carries_the_photos_metadata() {
     let tmp = tempfile::tempdir().unwrap();
     let photo = tagged_photo(tmp.path());
     let written = exiftool::private_tags(&photo);
-    for tag in ["GPSLatitude", "GPSLongitude", "Make", "Model", "SerialNumber", "DateTimeOriginal"] {
-        assert!(written.iter().any(|t| t == tag), "{tag} written: {written:?}");
+    for tag in [
+        "GPSLatitude",
+        "GPSLongitude",
+        "Make",
+        "Model",
+        "SerialNumber",
+        "DateTimeOriginal",
+    ] {
+        assert!(
+            written.iter().any(|t| t == tag),
+            "{tag} written: {written:?}"
+        );
     }
-    let (w, h) = image::load_from_memory(&photo).unwrap().into_rgb8().dimensions();
+    let (w, h) = image::load_from_memory(&photo)
+        .unwrap()
+        .into_rgb8()
+        .dimensions();
 
     let alice = app.user("alice").await;
     let bob = app.user("bobby").await;
@@ -142,9 +155,19 @@ async fn no_url_anyone_gets_carries_the_photos_metadata() {
         .presign_get(&key, Duration::from_secs(60))
         .await
         .unwrap();
-    assert_error(app.get_url(&original).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.get_url(&original).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     let unsigned = image.replace("~display.jpg", "");
-    assert_error(app.get_url(&unsigned).await, StatusCode::FORBIDDEN, "bad_signature").await;
+    assert_error(
+        app.get_url(&unsigned).await,
+        StatusCode::FORBIDDEN,
+        "bad_signature",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -154,7 +154,10 @@ async fn upload_then_picture_is_served_and_labels_show_up() {
     let v: Value = app.get_post(id).await.json().await.unwrap();
     let image = v["image"].as_str().expect("image URL");
     assert!(image.contains("~display.jpg"), "{image}");
-    assert!(v["thumbnail"].as_str().expect("thumbnail URL").contains("~thumb.jpg"));
+    assert!(v["thumbnail"]
+        .as_str()
+        .expect("thumbnail URL")
+        .contains("~thumb.jpg"));
     let r = app.get_url(image).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
@@ -230,7 +233,10 @@ async fn delete_removes_the_pictures() {
     let r = app.delete_post(id, Some(&token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(!file.exists());
-    assert!(!dir.exists(), "the derived sizes went with the post's folder");
+    assert!(
+        !dir.exists(),
+        "the derived sizes went with the post's folder"
+    );
     assert_error(
         app.get_url(&image).await,
         StatusCode::NOT_FOUND,

@@ -764,14 +764,25 @@ pub async fn derived_sizes_follow_the_current_picture(store: Store, _caps: Caps)
     );
     assert!(store.set_image(p.id, &first, 1000).await.expect("image"));
     let both = [DerivedSize::Display, DerivedSize::Thumbnail];
-    assert!(store.set_derived(p.id, &first, &both).await.expect("derived"));
+    assert!(store
+        .set_derived(p.id, &first, &both)
+        .await
+        .expect("derived"));
     let got = store.get_post(p.id).await.expect("get").expect("exists");
     assert_eq!(got.derived, [DerivedSize::Thumbnail, DerivedSize::Display]);
     assert!(got.has_derived(DerivedSize::Display));
-    assert_eq!(got.label_status, LabelStatus::Pending, "labels are separate");
+    assert_eq!(
+        got.label_status,
+        LabelStatus::Pending,
+        "labels are separate"
+    );
     // Labelling keeps the record; lists show it too.
     assert!(store
-        .set_labels(p.id, &first, LabelOutcome::Labelled(vec![label("cat", 90.0)]))
+        .set_labels(
+            p.id,
+            &first,
+            LabelOutcome::Labelled(vec![label("cat", 90.0)])
+        )
         .await
         .expect("labels"));
     let listed = store.list_posts(&q()).await.expect("list");
@@ -791,7 +802,10 @@ pub async fn derived_sizes_follow_the_current_picture(store: Store, _caps: Caps)
     assert!(got.derived.is_empty(), "{:?}", got.derived);
     assert!(!store.set_derived(p.id, &first, &both).await.expect("old"));
     let got = store.get_post(p.id).await.expect("get").expect("exists");
-    assert!(got.derived.is_empty(), "a replaced picture's sizes stay out");
+    assert!(
+        got.derived.is_empty(),
+        "a replaced picture's sizes stay out"
+    );
     assert!(store.set_derived(p.id, &second, &both).await.expect("new"));
     assert!(store.set_derived(p.id, &second, &[]).await.expect("none"));
     let got = store.get_post(p.id).await.expect("get").expect("exists");
