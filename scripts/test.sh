@@ -25,6 +25,9 @@ scripts/fetch-test-photos.sh
 step "python tools for tests (pinned, in ${POSTAGRAM_VENV:-.venv})"
 scripts/venv.sh
 
+step "exiftool for the privacy tests (Debian's libimage-exiftool-perl)"
+scripts/install-exiftool.sh
+
 step "rust tests (cargo nextest)"
 cargo nextest run --workspace --no-fail-fast
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use postagram_core::settings::env;
-use postagram_labeler::pipeline::{Pipeline, PipelineConfig, ReportHook};
+use postagram_labeler::pipeline::{Pipeline, PipelineConfig, ReportHook, DEFAULT_UPLOAD_WINDOW};
 use postagram_labeler::{DetectOptions, Detector, LocalDetector};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -52,8 +52,8 @@ pub fn spawn_workers(
         )
     })?;
     // One budget for all workers: their decoded pixels together stay under it.
-    let detector: Arc<dyn Detector> =
-        Arc::new(detector.with_decode_budget(config.limits.decode.budget()));
+    let budget = config.limits.decode.budget();
+    let detector: Arc<dyn Detector> = Arc::new(detector.with_decode_budget(budget.clone()));
     let metrics = state.metrics.clone();
     let hook: ReportHook = Arc::new(move |report| {
         metrics
@@ -71,7 +71,9 @@ pub fn spawn_workers(
             detector,
             PipelineConfig::default(),
         )
-        .with_hook(hook),
+        .with_hook(hook)
+        .with_decode_budget(budget)
+        .with_upload_window(state.url_expiry.max(DEFAULT_UPLOAD_WINDOW)),
     );
     tracing::info!(workers = n, model = %config.model.model_path.display(), "labeler workers started");
     Ok((0..n)

@@ -367,11 +367,51 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
         labels.iter().any(|l| l == "cat"),
         "labels of chelsea.png: {labels:?}"
     );
-    // the picture URL is a presigned GET that returns the bytes
-    let image = labelled["image"].as_str().expect("image url");
-    let got = app.get_url(image).await;
-    assert_eq!(got.status(), StatusCode::OK);
-    assert_eq!(got.bytes().await.expect("bytes").to_vec(), photo);
+    // the picture URLs are presigned GETs of the derived sizes (upright JPEGs without
+    // metadata, read back with exiftool), never the original
+    let sent = image::load_from_memory(&photo).expect("decode");
+    for (field, long) in [("image", 1280), ("thumbnail", 320)] {
+        let url = labelled[field].as_str().expect("picture url");
+        assert!(!url.contains(&format!("{key}?")), "{field}: {url}");
+        let got = app.get_url(url).await;
+        assert_eq!(got.status(), StatusCode::OK);
+        let bytes = got.bytes().await.expect("bytes");
+        assert_eq!(
+            postagram_testkit::exiftool::private_tags(&bytes),
+            Vec::<String>::new()
+        );
+        let shown = image::load_from_memory(&bytes).expect("a JPEG");
+        assert_eq!(
+            (shown.width(), shown.height()),
+            postagram_labeler::derive::fit(sent.width(), sent.height(), long),
+            "{field}"
+        );
+    }
+    // beside the original in the bucket; their own events made no jobs
+    let check = AwsClients::connect(&moto.settings()).await;
+    let uuid = id.trim_start_matches("POST#");
+    let listed = check
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(format!("alice/{uuid}/"))
+        .send()
+        .await
+        .expect("list objects");
+    let mut names: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            key.clone(),
+            format!("{key}~display.jpg"),
+            format!("{key}~thumb.jpg")
+        ]
+    );
 
     // listed, found by label, and by text search (title, body and the labels the
     // worker wrote)
@@ -435,8 +475,6 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
     // independent client)
     let del = app.delete_post(&id, Some(&token)).await;
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
-    let check = AwsClients::connect(&moto.settings()).await;
-    let uuid = id.trim_start_matches("POST#");
     let item = check
         .dynamo
         .get_item()

@@ -68,6 +68,7 @@ async fn aws_calls_per_request_and_list_cost_is_per_shard_not_per_post() {
             title: format!("post {i}"),
             body: "seeded".into(),
             image_key: None,
+            derived: Vec::new(),
             labels: Vec::new(),
             label_status: LabelStatus::None,
             label_error: None,

@@ -27,6 +27,15 @@ pub struct Blob {
     pub etag: String,
 }
 
+/// One stored object, as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Its key.
+    pub key: String,
+    /// When it was last written, in Unix milliseconds (the store's clock).
+    pub modified_ms: i64,
+}
+
 /// Where pictures live.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
@@ -51,6 +60,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// [`crate::keys::user_prefix`]: all posts, all sizes); returns how many were deleted.
     /// `BadKey` for anything that is not one non-empty top-level folder.
     async fn delete_user_objects(&self, user_prefix: &str) -> Result<u64, BlobError>;
+    /// The objects directly in a post's folder (`prefix` ends with `/`), any order.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError>;
+    /// Deletes one object; deleting a missing one is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }
 
 /// The one-segment folder of a user prefix (`alice/` → `alice`); `BadKey` for anything

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::blob::{user_folder, Blob, BlobError, BlobStore};
+use crate::blob::{user_folder, Blob, BlobError, BlobStore, ObjectInfo};
 use crate::media::ImageType;
 use crate::private_fs;
 use crate::signing::{now_unix, UrlSigner};
@@ -211,6 +211,52 @@ impl BlobStore for FolderBlobStore {
         })
         .await
         .map_err(|e| BlobError::Unavailable(e.to_string()))?
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        let trimmed = prefix.trim_end_matches('/');
+        let dir = self.path_of(trimmed)?;
+        let prefix = format!("{trimmed}/");
+        tokio::task::spawn_blocking(move || -> Result<Vec<ObjectInfo>, BlobError> {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(io(e)),
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(io)?;
+                let meta = entry.metadata().map_err(io)?;
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                let modified_ms = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                out.push(ObjectInfo {
+                    key: format!("{prefix}{name}"),
+                    modified_ms,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| BlobError::Unavailable(e.to_string()))?
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(e)),
+        }
     }
 }
 

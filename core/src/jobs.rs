@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::id::PostId;
+use crate::keys::DerivedSize;
 use crate::store::{LabelOutcome, StoreError};
 
 /// One picture to label.
@@ -42,6 +43,14 @@ pub trait LabelJobQueue: Send + Sync + 'static {
     /// Writes the outcome to the post and finishes the job, atomically where the backend
     /// allows. Completing a job twice is harmless.
     async fn complete(&self, job: &LabelJob, outcome: LabelOutcome) -> Result<(), StoreError>;
+    /// Records on the post which derived pictures of the job's picture are stored
+    /// ([`crate::store::PostStore::set_derived`]); `Ok(false)` when the picture is no
+    /// longer the post's.
+    async fn record_derived(
+        &self,
+        job: &LabelJob,
+        sizes: &[DerivedSize],
+    ) -> Result<bool, StoreError>;
     /// Gives the job back to be retried after `delay` (a store or model hiccup).
     async fn retry(&self, job: &LabelJob, error: &str, delay: Duration) -> Result<(), StoreError>;
     /// Current counters.

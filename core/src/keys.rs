@@ -70,6 +70,60 @@ pub fn user_prefix(user: &str) -> String {
     format!("{user}/")
 }
 
+/// A size the labeler derives from every uploaded picture (a metadata-free JPEG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DerivedSize {
+    /// About 320 px on the long side, for lists.
+    Thumbnail,
+    /// About 1280 px on the long side (never upscaled), what `image` serves.
+    Display,
+}
+
+impl DerivedSize {
+    /// Every derived size, smallest first.
+    pub const ALL: [DerivedSize; 2] = [DerivedSize::Thumbnail, DerivedSize::Display];
+
+    /// The stable name stores record and keys end with: `thumb` or `display`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DerivedSize::Thumbnail => "thumb",
+            DerivedSize::Display => "display",
+        }
+    }
+
+    /// The size named by [`DerivedSize::as_str`].
+    pub fn parse(name: &str) -> Option<DerivedSize> {
+        DerivedSize::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The longest side, in pixels, of this size (smaller pictures keep theirs).
+    pub fn long_side(self) -> u32 {
+        match self {
+            DerivedSize::Thumbnail => 320,
+            DerivedSize::Display => 1280,
+        }
+    }
+}
+
+/// What separates an original key from a derived suffix. Sanitized basenames never
+/// contain it, so no uploaded key can pass for a derived one.
+const DERIVED_MARK: char = '~';
+
+/// The key of `original`'s derived picture of `size`: `<original>~thumb.jpg` or
+/// `<original>~display.jpg`, beside the original in the post's folder. The one function
+/// every binary uses (API, labeler workers, Lambda, sweeps).
+pub fn derived_key(original: &str, size: DerivedSize) -> String {
+    format!("{original}{DERIVED_MARK}{}.jpg", size.as_str())
+}
+
+/// The original key and size of a derived key made by [`derived_key`]; `None` for an
+/// original (or any other) key.
+pub fn derived_of(key: &str) -> Option<(&str, DerivedSize)> {
+    let (original, suffix) = key.rsplit_once(DERIVED_MARK)?;
+    let size = DerivedSize::parse(suffix.strip_suffix(".jpg")?)?;
+    (!original.is_empty() && !original.contains(DERIVED_MARK)).then_some((original, size))
+}
+
 /// The user and post a well-formed object key belongs to; `None` for anything else
 /// (including path tricks), so stores and labelers can refuse it.
 pub fn parse_object_key(key: &str) -> Option<(String, PostId)> {
@@ -160,6 +214,24 @@ mod tests {
             let key = format!("{user}/{}/{}", id.uuid_str(), "a".repeat(40));
             assert!(parse_object_key(&key).is_none(), "{key}");
         }
+    }
+
+    #[test]
+    fn derived_keys_round_trip_and_never_collide_with_uploads() {
+        let id = PostId::new();
+        let key = object_key("alice", id, "cat.thumb.jpg");
+        assert_eq!(derived_of(&key), None, "an upload is never a derived key");
+        for size in DerivedSize::ALL {
+            let d = derived_key(&key, size);
+            assert!(d.starts_with(&post_prefix("alice", id)));
+            assert_eq!(derived_of(&d), Some((key.as_str(), size)));
+            assert_eq!(parse_object_key(&d), Some(("alice".to_string(), id)));
+            assert_eq!(DerivedSize::parse(size.as_str()), Some(size));
+        }
+        assert_eq!(derived_of(&format!("{key}~huge.jpg")), None);
+        assert_eq!(derived_of(&format!("{key}~thumb.png")), None);
+        // Sanitizing removes the mark from client file names.
+        assert!(!object_key("alice", id, "a~thumb.jpg").contains('~'));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::id::PostId;
+use crate::keys::DerivedSize;
 use crate::label::{Label, LabelStatus};
 use crate::wire::{NewPost, PostView, UserView};
 
@@ -19,6 +20,9 @@ pub struct Post {
     pub body: String,
     /// Object key of the current picture, if one was uploaded.
     pub image_key: Option<String>,
+    /// The derived sizes of the current picture that exist (made by the labeler, after
+    /// the upload; empty until then and when the picture cannot be decoded), smallest first.
+    pub derived: Vec<DerivedSize>,
     /// Labels of the current picture, best first.
     pub labels: Vec<Label>,
     /// Where the picture is in the labelling flow.
@@ -40,6 +44,7 @@ impl Post {
             title: post.title,
             body: post.body,
             image_key: None,
+            derived: Vec::new(),
             labels: Vec::new(),
             label_status: LabelStatus::None,
             label_error: None,
@@ -48,8 +53,14 @@ impl Post {
         }
     }
 
-    /// The wire form, given the presigned GET URL of the picture (if any).
-    pub fn to_view(&self, image_url: Option<String>) -> PostView {
+    /// True when the derived picture of `size` of the current picture exists.
+    pub fn has_derived(&self, size: DerivedSize) -> bool {
+        self.image_key.is_some() && self.derived.contains(&size)
+    }
+
+    /// The wire form, given the presigned GET URLs of the display size (`image`) and the
+    /// thumbnail of the picture, where they exist. The original is never on the wire.
+    pub fn to_view(&self, image_url: Option<String>, thumbnail_url: Option<String>) -> PostView {
         let labelled = matches!(self.label_status, LabelStatus::Done);
         let names: Option<Vec<String>> =
             labelled.then(|| self.labels.iter().map(|l| l.name.clone()).collect());
@@ -59,6 +70,7 @@ impl Post {
             title: self.title.clone(),
             body: self.body.clone(),
             image: image_url,
+            thumbnail: thumbnail_url,
             label: names.clone(),
             labels: names,
             label_details: labelled.then(|| self.labels.clone()),

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::id::PostId;
+use crate::keys::DerivedSize;
 use crate::label::Label;
 use crate::model::{Post, User};
 use crate::wire::{NewPost, PostEdit};
@@ -155,6 +156,16 @@ pub trait PostStore: Send + Sync + 'static {
         id: PostId,
         object_key: &str,
         outcome: LabelOutcome,
+    ) -> Result<bool, StoreError>;
+    /// Records which derived pictures of `object_key` are stored (replacing what was
+    /// recorded). Like [`PostStore::set_labels`], ignored with `Ok(false)` when
+    /// `object_key` is no longer the post's picture or the post is gone;
+    /// [`PostStore::set_image`] clears the record.
+    async fn set_derived(
+        &self,
+        id: PostId,
+        object_key: &str,
+        sizes: &[DerivedSize],
     ) -> Result<bool, StoreError>;
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;

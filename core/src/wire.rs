@@ -22,8 +22,15 @@ pub struct PostView {
     /// Body, 1–10 000 characters.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::body))]
     pub body: String,
-    /// Presigned GET URL of the picture, or null when there is none.
+    /// Presigned GET URL of the picture's display size (a JPEG of at most 1280 px on the
+    /// long side, upright, without EXIF/XMP/IPTC/ICC metadata), or null when there is
+    /// none: no picture, a picture not processed yet (`label_status: pending`), or one
+    /// that cannot be decoded. The uploaded original is never served.
     pub image: Option<String>,
+    /// Presigned GET URL of the picture's thumbnail (a JPEG of at most 320 px on the long
+    /// side, metadata-free like `image`); absent while `image` is null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
     /// Label names; absent until the picture has been labelled (the web app relies on it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,

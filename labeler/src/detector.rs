@@ -52,6 +52,19 @@ pub trait Detector: Send + Sync {
     /// Labels come highest confidence first, ties by name; confidences are in percent.
     async fn detect(&self, picture: bytes::Bytes) -> Result<Vec<Label>, DetectError>;
 
+    /// Labels a picture the caller has already decoded (and turned upright): `decoded`
+    /// is `picture`'s pixels. A detector that works on pixels uses them instead of
+    /// decoding again; the default sends the encoded bytes to [`Detector::detect`]
+    /// (a cloud service decodes on its side). The caller holds the decoding memory.
+    async fn detect_decoded(
+        &self,
+        picture: bytes::Bytes,
+        decoded: std::sync::Arc<image::DynamicImage>,
+    ) -> Result<Vec<Label>, DetectError> {
+        drop(decoded);
+        self.detect(picture).await
+    }
+
     /// A short stable name for logs and metrics, e.g. `"local"`.
     fn name(&self) -> &'static str;
 }

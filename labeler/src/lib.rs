@@ -12,6 +12,7 @@ pub mod cli;
 #[cfg(feature = "aws")]
 pub mod cloud;
 pub mod decode_budget;
+pub mod derive;
 pub mod detector;
 pub mod error;
 pub mod jpeg;

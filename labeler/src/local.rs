@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use image::DynamicImage;
+
 use crate::categories::Taxonomy;
 use crate::decode_budget::DecodeBudget;
 use crate::model::weights::Weights;
@@ -110,11 +112,21 @@ impl LocalDetector {
     /// Labels one picture synchronously (what [`Detector::detect`] runs off the async runtime).
     pub fn detect_blocking(&self, picture: &[u8]) -> Result<Vec<Label>, DetectError> {
         let probs = self.probabilities(picture)?;
+        Ok(self.labels_of(&probs))
+    }
+
+    /// Labels already decoded, upright pixels (no second decode).
+    pub fn detect_image_blocking(&self, img: &DynamicImage) -> Result<Vec<Label>, DetectError> {
+        let input = preprocess::to_tensor(&preprocess::crop_and_resize(img), NORMALIZATION)?;
+        let logits = self.inner.model.forward(&input)?.to_vec1::<f32>()?;
+        Ok(self.labels_of(&softmax(&logits)))
+    }
+
+    fn labels_of(&self, probs: &[f32]) -> Vec<Label> {
         let o = &self.inner.opts;
-        Ok(self
-            .inner
+        self.inner
             .taxonomy
-            .labels(&probs, o.max_labels, o.min_confidence))
+            .labels(probs, o.max_labels, o.min_confidence)
     }
 }
 
@@ -136,6 +148,17 @@ impl Detector for LocalDetector {
         })
         .await
         .map_err(|e| DetectError::Model(format!("inference task failed: {e}")))?
+    }
+
+    async fn detect_decoded(
+        &self,
+        _picture: bytes::Bytes,
+        decoded: Arc<DynamicImage>,
+    ) -> Result<Vec<Label>, DetectError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.detect_image_blocking(&decoded))
+            .await
+            .map_err(|e| DetectError::Model(format!("inference task failed: {e}")))?
     }
 
     fn name(&self) -> &'static str {

@@ -133,6 +133,19 @@ pub fn decode_cost(picture: &[u8]) -> Option<u64> {
     Some(decoded + oriented + pixels * 3)
 }
 
+/// Estimated extra bytes the derived sizes ([`crate::derive`]) need beyond
+/// [`decode_cost`]: one more RGB8 copy of the picture (transparency flattened) and the
+/// display size. `None` when the header cannot be read.
+pub fn derive_cost(picture: &[u8]) -> Option<u64> {
+    let (w, h) = ImageReader::new(Cursor::new(picture))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()?;
+    let display = u64::from(postagram_core::keys::DerivedSize::Display.long_side()).pow(2);
+    Some((u64::from(w) * u64::from(h) + display) * 3)
+}
+
 /// Maps the `image` crate's errors onto ours.
 fn map_image_error(e: ImageError) -> DetectError {
     match e {

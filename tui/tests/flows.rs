@@ -7,9 +7,10 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use postagram_api::config::Config as ServerConfig;
 use postagram_api::startup::Application;
-use postagram_core::store::LabelOutcome;
 use postagram_core::wire::PostView;
 use postagram_core::{Label, LabelStatus};
+use postagram_labeler::pipeline::{JobOutcome, Pipeline, PipelineConfig};
+use postagram_labeler::{DetectError, Detector};
 use postagram_tui::action::{Action, Effect};
 use postagram_tui::api::FeedQuery;
 use postagram_tui::app::{App, Overlay, Screen};
@@ -22,6 +23,22 @@ use ratatui_image::picker::Picker;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::oneshot;
+
+/// Sees a harbour in every picture.
+struct Harbour;
+
+#[async_trait::async_trait]
+impl Detector for Harbour {
+    async fn detect(&self, _picture: bytes::Bytes) -> Result<Vec<Label>, DetectError> {
+        Ok(vec![Label {
+            name: "harbour".into(),
+            confidence: 88.0,
+        }])
+    }
+    fn name(&self) -> &'static str {
+        "harbour"
+    }
+}
 
 /// A running API server.
 struct Server {
@@ -303,39 +320,26 @@ async fn sign_up_post_with_picture_labels_then_delete() {
     .await;
     let sel = h.app.feed.selected_post().expect("selected").clone();
     assert_eq!(sel.title, "Harbour");
-    assert!(sel.image.is_some());
+    // Nothing of the picture is served until the labeler made its derived sizes.
+    assert!(sel.image.is_none());
     assert_eq!(sel.label_status, LabelStatus::Pending);
     assert!(h.status().contains("Posted"), "{}", h.status());
 
-    // The detail pane fetches and encodes the picture off the render path.
-    h.until("picture encoded", |a| {
-        let area = postagram_tui::layout::feed(a.size, true)
-            .picture
-            .expect("area");
-        a.pictures.encoded(&sel.id.wire(), area).is_some()
-    })
-    .await;
-
-    // A labeler writes labels; the periodic refresh picks them up.
+    // The labelling pipeline (with a detector that sees a harbour) makes the derived
+    // sizes and writes labels; the periodic refresh picks them up.
     let jobs = server.state.jobs.clone().expect("embedded job queue");
     let job = jobs
         .claim(Duration::from_secs(60))
         .await
         .expect("claim")
         .expect("a job");
-    server
-        .state
-        .store
-        .set_labels(
-            job.post_id,
-            &job.object_key,
-            LabelOutcome::Labelled(vec![Label {
-                name: "harbour".into(),
-                confidence: 88.0,
-            }]),
-        )
-        .await
-        .expect("labels");
+    let pipeline = Pipeline::new(
+        jobs,
+        server.state.blobs.clone(),
+        std::sync::Arc::new(Harbour),
+        PipelineConfig::default(),
+    );
+    assert_eq!(pipeline.process(job).await.outcome, JobOutcome::Labelled(1));
     h.tick_in(5);
     assert!(h.took(|e| matches!(e, Effect::PollPosts(ids) if ids.contains(&sel.id.wire()))));
     h.until("labels done", |a| {
@@ -349,6 +353,22 @@ async fn sign_up_post_with_picture_labels_then_delete() {
         Some(vec!["harbour".to_string()])
     );
     assert_eq!(h.status(), "Labels for “Harbour”: harbour");
+    let sel = h.app.feed.selected_post().expect("selected").clone();
+    let image = sel.image.clone().expect("the display size");
+    assert!(image.contains("~display.jpg"), "{image}");
+    assert!(sel
+        .thumbnail
+        .as_deref()
+        .is_some_and(|t| t.contains("~thumb.jpg")));
+
+    // The detail pane fetches and encodes the display size off the render path.
+    h.until("picture encoded", |a| {
+        let area = postagram_tui::layout::feed(a.size, true)
+            .picture
+            .expect("area");
+        a.pictures.encoded(&sel.id.wire(), area).is_some()
+    })
+    .await;
 
     // Search by label, then by text.
     h.char('/');

@@ -5,7 +5,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use postagram_core::keys::{parse_object_key, post_prefix};
+use postagram_core::keys::{derived_of, parse_object_key, post_prefix};
 use postagram_core::media::{ImageType, ACCEPTED};
 use postagram_core::settings::log::user_value;
 use postagram_core::signing::{now_unix, SignatureError, UrlSigner};
@@ -115,6 +115,7 @@ pub async fn put_object(
     };
     check_signature(&state, "PUT", &key, &content_type, params)?;
     let (user, post_id) = parse_object_key(&key)
+        .filter(|_| derived_of(&key).is_none())
         .ok_or_else(|| ApiError::bad_request("invalid_key", "not a picture object key"))?;
     state
         .limits
@@ -197,7 +198,8 @@ pub async fn put_object(
     Ok(resp)
 }
 
-/// Serves a picture at a presigned URL.
+/// Serves a derived picture (thumbnail or display size) at a presigned URL; originals
+/// are never served.
 #[utoipa::path(get, path = PATH, tag = "pictures",
     params(("key" = String, Path, description = "object key"), SignedParams),
     responses(
@@ -205,7 +207,7 @@ pub async fn put_object(
         (status = 304, description = "not modified"),
         (status = 400, description = "malformed key (`bad_path`) or query (`bad_query`)", body = ErrorBody),
         (status = 403, description = "bad or expired signature", body = ErrorBody),
-        (status = 404, description = "no such picture", body = ErrorBody),
+        (status = 404, description = "no such picture (originals are never served, only their derived sizes)", body = ErrorBody),
         (status = 503, description = "store unavailable", body = ErrorBody),
     ))]
 pub async fn get_object(
@@ -216,6 +218,11 @@ pub async fn get_object(
 ) -> ApiResult<Response> {
     let expires = params.expires.unwrap_or(0);
     check_signature(&state, "GET", &key, "", params)?;
+    // Only derived pictures (metadata-free) are served: an original, even under a URL
+    // signed before it was replaced, is not.
+    if derived_of(&key).is_none() {
+        return Err(ApiError::NotFound("no such picture".into()));
+    }
     let blob = state
         .blobs
         .get(&key)

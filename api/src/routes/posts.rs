@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use postagram_core::keys::post_prefix;
+use postagram_core::keys::{derived_key, post_prefix, DerivedSize};
 use postagram_core::model::Post;
 use postagram_core::settings::log::user_value;
 use postagram_core::store::{ListQuery, DEFAULT_PAGE, MAX_PAGE};
@@ -59,13 +59,23 @@ fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// The wire form of a post, with a fresh picture URL.
+/// The wire form of a post, with fresh URLs of its derived pictures: `image` the display
+/// size, `thumbnail` the thumbnail, each only once the labeler stored it. The original
+/// (with whatever metadata it carries) is never handed out.
 pub async fn view(state: &AppState, post: &Post) -> ApiResult<PostView> {
-    let image = match &post.image_key {
-        Some(key) => Some(state.blobs.presign_get(key, state.url_expiry).await?),
-        None => None,
+    let url = |size: DerivedSize| async move {
+        match &post.image_key {
+            Some(key) if post.has_derived(size) => state
+                .blobs
+                .presign_get(&derived_key(key, size), state.url_expiry)
+                .await
+                .map(Some),
+            _ => Ok(None),
+        }
     };
-    Ok(post.to_view(image))
+    let image = url(DerivedSize::Display).await?;
+    let thumbnail = url(DerivedSize::Thumbnail).await?;
+    Ok(post.to_view(image, thumbnail))
 }
 
 fn list_response(headers: &HeaderMap, cached: &CachedList) -> Response {

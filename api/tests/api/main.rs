@@ -13,6 +13,7 @@ mod names;
 mod objects;
 mod ops;
 mod persistence;
+mod pictures;
 mod posts;
 mod rejections;
 mod uploads;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, jpeg_bytes, png_bytes, TestApp};
+use crate::helpers::{assert_error, jpeg_bytes, png_bytes, process_pictures, TestApp};
 
 async fn upload_url(app: &TestApp, filetype: &str) -> (String, String, String) {
     let token = app.user("alice").await;
@@ -158,6 +158,7 @@ async fn get_object_requires_a_valid_signature() {
     let app = TestApp::spawn().await;
     let (url, id, _) = upload_url(&app, "image/png").await;
     app.put_object(&url, "image/png", png_bytes()).await;
+    process_pictures(&app).await;
     let v: Value = app.get_post(&id).await.json().await.unwrap();
     let image = v["image"].as_str().unwrap();
     assert_eq!(app.get_url(image).await.status(), StatusCode::OK);

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{png_bytes, TestApp};
+use crate::helpers::{png_bytes, process_pictures, TestApp};
 
 #[tokio::test]
 async fn users_posts_pictures_and_tokens_survive_a_restart() {
@@ -19,10 +19,23 @@ async fn users_posts_pictures_and_tokens_survive_a_restart() {
     let v: Value = app.get_post(&id).await.json().await.unwrap();
     assert_eq!(v["title"], "kept");
     assert_eq!(v["label_status"], "pending");
+    assert_eq!(
+        v["image"],
+        Value::Null,
+        "not processed yet: nothing is served"
+    );
+    // The queued job survived the restart; the derived sizes are served after it ran.
+    assert_eq!(process_pictures(&app).await, 1);
+    let v: Value = app.get_post(&id).await.json().await.unwrap();
     let image = v["image"].as_str().unwrap();
     assert!(image.contains(&key));
     let bytes = app.get_url(image).await.bytes().await.unwrap();
-    assert_eq!(bytes.to_vec(), png_bytes());
+    let shown = image::load_from_memory(&bytes).expect("the display size decodes");
+    let sent = image::load_from_memory(&png_bytes()).expect("png");
+    assert_eq!(
+        (shown.width(), shown.height()),
+        (sent.width(), sent.height())
+    );
     // The old token still works, and the password too.
     let r = app
         .post_json(

@@ -5,7 +5,7 @@ use postagram_core::{parse_post_id, Label};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, jpeg_bytes, png_bytes, TestApp};
+use crate::helpers::{assert_error, jpeg_bytes, png_bytes, process_pictures, TestApp};
 
 #[tokio::test]
 async fn signed_url_for_own_post_and_both_aliases() {
@@ -147,16 +147,27 @@ async fn upload_then_picture_is_served_and_labels_show_up() {
     let v: Value = app.get_post(id).await.json().await.unwrap();
     assert_eq!(v["label_status"], "pending");
     assert!(v.get("labels").is_none());
+    // Until the labeler made the derived sizes, nothing of the picture is handed out.
+    assert_eq!(v["image"], Value::Null, "{v}");
+    assert!(v.get("thumbnail").is_none(), "{v}");
+    assert_eq!(process_pictures(&app).await, 1);
+    let v: Value = app.get_post(id).await.json().await.unwrap();
     let image = v["image"].as_str().expect("image URL");
+    assert!(image.contains("~display.jpg"), "{image}");
+    assert!(v["thumbnail"]
+        .as_str()
+        .expect("thumbnail URL")
+        .contains("~thumb.jpg"));
     let r = app.get_url(image).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
     assert!(r.headers()["cache-control"]
         .to_str()
         .unwrap()
         .contains("max-age"));
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
-    assert_eq!(r.bytes().await.unwrap().to_vec(), png_bytes());
+    let shown = image::load_from_memory(&r.bytes().await.unwrap()).expect("a JPEG");
+    assert_eq!((shown.width(), shown.height()), (8, 8), "never upscaled");
     let r = app
         .get_url_with(image, &[("if-none-match", etag.as_str())])
         .await;
@@ -208,6 +219,13 @@ async fn delete_removes_the_pictures() {
     assert_eq!(put.status(), StatusCode::OK);
     let file = app.data_dir.join("pictures").join(&key);
     assert!(file.exists());
+    assert_eq!(process_pictures(&app).await, 1);
+    let dir = file.parent().unwrap().to_path_buf();
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        3,
+        "the original and its two derived sizes"
+    );
     let image = app.get_post(id).await.json::<Value>().await.unwrap()["image"]
         .as_str()
         .unwrap()
@@ -215,6 +233,10 @@ async fn delete_removes_the_pictures() {
     let r = app.delete_post(id, Some(&token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(!file.exists());
+    assert!(
+        !dir.exists(),
+        "the derived sizes went with the post's folder"
+    );
     assert_error(
         app.get_url(&image).await,
         StatusCode::NOT_FOUND,

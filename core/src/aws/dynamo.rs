@@ -35,6 +35,7 @@ use super::dynamo_items::*;
 use super::sdk_message;
 use super::search::{self, index_tokens, recorded_tokens, tokens_value, TextQuery, TOKENS_ATTR};
 use crate::id::PostId;
+use crate::keys::DerivedSize;
 use crate::label::LabelStatus;
 use crate::model::{AccountState, Post, User};
 use crate::store::{
@@ -310,7 +311,7 @@ impl DynamoStore {
                 values.insert(":st".into(), s(LabelStatus::Pending.as_str()));
                 (
                     "image_key = :k, image_at = :at, label_status = :st",
-                    "REMOVE label_error, labels, label_details",
+                    "REMOVE label_error, labels, label_details, derived",
                     Vec::new(),
                 )
             }
@@ -978,6 +979,44 @@ impl PostStore for DynamoStore {
         Err(StoreError::Unavailable(
             "the post kept changing while its labels were being written".into(),
         ))
+    }
+
+    async fn set_derived(
+        &self,
+        id: PostId,
+        object_key: &str,
+        sizes: &[DerivedSize],
+    ) -> Result<bool, StoreError> {
+        let Some(user) = self.owner(id.0).await? else {
+            return Ok(false);
+        };
+        let mut upd = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(post_key(&user, id.0)))
+            // Only the current picture's record; never recreates a deleted post.
+            .condition_expression("attribute_exists(PK) AND image_key = :k")
+            .expression_attribute_values(":k", s(object_key));
+        let mut names: Vec<String> = sizes.iter().map(|d| d.as_str().to_string()).collect();
+        names.sort();
+        names.dedup();
+        upd = if names.is_empty() {
+            upd.update_expression("REMOVE derived")
+        } else {
+            upd.update_expression("SET derived = :d")
+                .expression_attribute_values(":d", AttributeValue::Ss(names))
+        };
+        match upd.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

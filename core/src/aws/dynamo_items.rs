@@ -33,6 +33,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
 use crate::id::PostId;
+use crate::keys::DerivedSize;
 use crate::label::{Label, LabelStatus};
 use crate::model::{AccountState, Post, User};
 use crate::store::{fmt_time, parse_time, StoreError};
@@ -193,6 +194,24 @@ fn parse_labels(item: &Item) -> Result<Vec<Label>, StoreError> {
         .collect()
 }
 
+/// The `derived` string set: the derived sizes stored for the current picture.
+fn parse_derived(item: &Item) -> Result<Vec<DerivedSize>, StoreError> {
+    let mut sizes = match item.get("derived") {
+        None => Vec::new(),
+        Some(AttributeValue::Ss(names)) => names
+            .iter()
+            .map(|n| {
+                DerivedSize::parse(n)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad derived size `{n}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(StoreError::Corrupt("derived is not a string set".into())),
+    };
+    sizes.sort();
+    sizes.dedup();
+    Ok(sizes)
+}
+
 /// A post item back to the record.
 pub(crate) fn post_from_item(item: &Item) -> Result<Post, StoreError> {
     let id = crate::id::parse_post_id(get_s(item, "id")?)
@@ -204,6 +223,7 @@ pub(crate) fn post_from_item(item: &Item) -> Result<Post, StoreError> {
         title: get_s(item, "title")?.to_string(),
         body: get_s(item, "body")?.to_string(),
         image_key: opt_s(item, "image_key"),
+        derived: parse_derived(item)?,
         labels: parse_labels(item)?,
         label_status: LabelStatus::parse(status)
             .ok_or_else(|| StoreError::Corrupt(format!("bad label status `{status}`")))?,
@@ -317,6 +337,7 @@ mod tests {
             title: "t".into(),
             body: "b".into(),
             image_key: None,
+            derived: Vec::new(),
             labels: Vec::new(),
             label_status: LabelStatus::None,
             label_error: None,

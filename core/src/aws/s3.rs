@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 
 use super::sdk_message;
-use crate::blob::{user_folder, Blob, BlobError, BlobStore};
+use crate::blob::{user_folder, Blob, BlobError, BlobStore, ObjectInfo};
 
 /// Longest presigned URL lifetime S3 accepts (SigV4: 7 days).
 pub const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -217,5 +217,49 @@ impl S3BlobStore {
             }
         }
         Ok(deleted)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        if prefix.is_empty() || !prefix.ends_with('/') {
+            return Err(BlobError::BadKey);
+        }
+        check_key(prefix.trim_end_matches('/'))?;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            out.extend(page.contents().iter().filter_map(|o| {
+                Some(ObjectInfo {
+                    key: o.key()?.to_string(),
+                    modified_ms: o.last_modified()?.to_millis().ok()?,
+                })
+            }));
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated == Some(true) => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }

@@ -9,7 +9,8 @@ use super::posts::write_outcome;
 use super::{db_err, now_millis, SqliteStore};
 use crate::id::parse_post_id;
 use crate::jobs::{JobCounts, LabelJob, LabelJobQueue};
-use crate::store::{LabelOutcome, StoreError};
+use crate::keys::DerivedSize;
+use crate::store::{LabelOutcome, PostStore, StoreError};
 
 impl SqliteStore {
     /// Puts jobs that were running when the process died back in the queue. The
@@ -104,6 +105,14 @@ impl LabelJobQueue for SqliteStore {
             tx.commit().map_err(db_err)
         })
         .await
+    }
+
+    async fn record_derived(
+        &self,
+        job: &LabelJob,
+        sizes: &[DerivedSize],
+    ) -> Result<bool, StoreError> {
+        PostStore::set_derived(self, job.post_id, &job.object_key, sizes).await
     }
 
     async fn retry(&self, job: &LabelJob, error: &str, delay: Duration) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use super::search::{decode_cursor, encode_cursor, fts_query};
 use super::{db_err, now_millis, SqliteStore};
 use crate::id::{parse_post_id, PostId};
+use crate::keys::DerivedSize;
 use crate::label::{Label, LabelStatus};
 use crate::model::{AccountState, Post, User};
 use crate::store::{
@@ -19,7 +20,7 @@ use crate::username::canonical;
 use crate::wire::{NewPost, PostEdit};
 
 const POST_COLUMNS: &str =
-    "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at, p.updated_at";
+    "p.pk, p.id, p.user, p.title, p.body, p.image_key, p.label_status, p.label_error, p.created_at, p.updated_at, p.derived";
 
 /// The `SELECT` of one page of posts, newest first, and its arguments. With a label it
 /// walks that label's `post_labels_feed` index (name, post id) in order, so a page costs
@@ -92,6 +93,7 @@ struct RawPost {
     label_error: Option<String>,
     created_at: String,
     updated_at: Option<String>,
+    derived: Option<String>,
 }
 
 fn raw_post(r: &Row<'_>) -> rusqlite::Result<RawPost> {
@@ -106,6 +108,7 @@ fn raw_post(r: &Row<'_>) -> rusqlite::Result<RawPost> {
         label_error: r.get(7)?,
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
+        derived: r.get(10)?,
     })
 }
 
@@ -116,6 +119,7 @@ fn finish_post(raw: RawPost, labels: Vec<Label>) -> Result<Post, StoreError> {
         title: raw.title,
         body: raw.body,
         image_key: raw.image_key,
+        derived: parse_derived(raw.derived.as_deref())?,
         labels,
         label_status: LabelStatus::parse(&raw.label_status).ok_or_else(|| {
             StoreError::Corrupt(format!("bad label status `{}`", raw.label_status))
@@ -124,6 +128,21 @@ fn finish_post(raw: RawPost, labels: Vec<Label>) -> Result<Post, StoreError> {
         created_at: parse_time(&raw.created_at)?,
         updated_at: raw.updated_at.as_deref().map(parse_time).transpose()?,
     })
+}
+
+/// The `derived` column: size names separated by spaces, smallest first.
+fn parse_derived(column: Option<&str>) -> Result<Vec<DerivedSize>, StoreError> {
+    let mut sizes = column
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|name| {
+            DerivedSize::parse(name)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad derived size `{name}`")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sizes.sort();
+    sizes.dedup();
+    Ok(sizes)
 }
 
 /// Loads the labels of many posts in one query.
@@ -451,7 +470,7 @@ impl PostStore for SqliteStore {
                 return Ok(false);
             }
             tx.execute(
-                "UPDATE posts SET image_key = ?2, image_at = ?3, label_status = 'pending', label_error = NULL WHERE pk = ?1",
+                "UPDATE posts SET image_key = ?2, image_at = ?3, label_status = 'pending', label_error = NULL, derived = NULL WHERE pk = ?1",
                 params![pk, key, uploaded_at_ms],
             )
             .map_err(db_err)?;
@@ -503,6 +522,35 @@ impl PostStore for SqliteStore {
             write_outcome(&tx, pk, &outcome)?;
             tx.commit().map_err(db_err)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn set_derived(
+        &self,
+        id: PostId,
+        object_key: &str,
+        sizes: &[DerivedSize],
+    ) -> Result<bool, StoreError> {
+        let key = object_key.to_string();
+        let mut sizes = sizes.to_vec();
+        sizes.sort();
+        sizes.dedup();
+        let column = (!sizes.is_empty()).then(|| {
+            sizes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        self.write(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE posts SET derived = ?3 WHERE id = ?1 AND image_key = ?2",
+                    params![id.uuid_str(), key, column],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
         })
         .await
     }

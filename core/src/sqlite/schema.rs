@@ -94,6 +94,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX users_by_key ON users(username_key);
     "#,
+    // 7: the derived pictures (`thumb`, `display`) stored for the current picture,
+    // space-separated; NULL until the labeler made them (and for existing posts, whose
+    // pictures get derived sizes when uploaded again).
+    r#"
+    ALTER TABLE posts ADD COLUMN derived TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

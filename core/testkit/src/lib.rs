@@ -8,8 +8,10 @@
 //!   or as its binary), its request helpers (one method per request the tests send), the
 //!   error-body assertion, tiny pictures, and raw-socket helpers for what an HTTP client
 //!   will not do.
+//! - [`exiftool`]: the real ExifTool writing and reading picture metadata (privacy tests).
 //! - With feature `aws`: [`moto::Moto::settings`], AWS client settings for the emulator.
 
+pub mod exiftool;
 pub mod moto;
 
 #[cfg(feature = "api")]

@@ -1329,6 +1329,80 @@ pub async fn any_name_is_its_own_account(store: Store, _caps: Caps) {
     assert_eq!(titles(&store, q()).await.len(), names.len());
 }
 
+/// Derived sizes are recorded for the current picture only, survive labelling and
+/// listing, are cleared by a new picture and never recorded for a replaced one or a
+/// deleted post.
+pub async fn derived_sizes_follow_the_current_picture(store: Store, _caps: Caps) {
+    use postagram_core::keys::{object_key, DerivedSize};
+    user(&store, "alice").await;
+    let p = post(&store, "alice", "pic").await;
+    assert!(p.derived.is_empty(), "a new post has no derived sizes");
+    let first = object_key("alice", p.id, "a.jpg");
+    assert!(
+        !store
+            .set_derived(p.id, &first, &[DerivedSize::Display])
+            .await
+            .expect("no picture yet"),
+        "nothing is recorded for a picture the post does not have"
+    );
+    assert!(store.set_image(p.id, &first, 1000).await.expect("image"));
+    let both = [DerivedSize::Display, DerivedSize::Thumbnail];
+    assert!(store
+        .set_derived(p.id, &first, &both)
+        .await
+        .expect("derived"));
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert_eq!(got.derived, [DerivedSize::Thumbnail, DerivedSize::Display]);
+    assert!(got.has_derived(DerivedSize::Display));
+    assert_eq!(
+        got.label_status,
+        LabelStatus::Pending,
+        "labels are separate"
+    );
+    // Labelling keeps the record; lists show it too.
+    assert!(store
+        .set_labels(
+            p.id,
+            &first,
+            LabelOutcome::Labelled(vec![label("cat", 90.0)])
+        )
+        .await
+        .expect("labels"));
+    let listed = store.list_posts(&q()).await.expect("list");
+    assert_eq!(listed.posts[0].derived, got.derived);
+    // Recording again replaces (idempotent for the same sizes).
+    assert!(store.set_derived(p.id, &first, &both).await.expect("again"));
+    assert!(store
+        .set_derived(p.id, &first, &[DerivedSize::Thumbnail])
+        .await
+        .expect("fewer"));
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert_eq!(got.derived, [DerivedSize::Thumbnail]);
+    // A new picture clears it; the old picture's sizes are not recorded any more.
+    let second = object_key("alice", p.id, "b.jpg");
+    assert!(store.set_image(p.id, &second, 2000).await.expect("image 2"));
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert!(got.derived.is_empty(), "{:?}", got.derived);
+    assert!(!store.set_derived(p.id, &first, &both).await.expect("old"));
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert!(
+        got.derived.is_empty(),
+        "a replaced picture's sizes stay out"
+    );
+    assert!(store.set_derived(p.id, &second, &both).await.expect("new"));
+    assert!(store.set_derived(p.id, &second, &[]).await.expect("none"));
+    let got = store.get_post(p.id).await.expect("get").expect("exists");
+    assert!(got.derived.is_empty(), "an empty record clears");
+    // A deleted post stays deleted.
+    store.delete_post(p.id).await.expect("delete");
+    assert!(!store.set_derived(p.id, &second, &both).await.expect("gone"));
+    assert!(store.get_post(p.id).await.expect("get").is_none());
+    assert!(!store
+        .set_derived(PostId::new(), &second, &both)
+        .await
+        .expect("unknown"));
+}
+
 /// One `#[tokio::test]` per check, for the backend `$make` (an async fn returning
 /// `(Store, guard)`) with capabilities `$caps`.
 #[macro_export]
@@ -1344,7 +1418,8 @@ macro_rules! conformance_suite {
             password_changes_bump_the_token_version
             account_deletion_marks_then_frees_the_name
             deletion_racing_uploads_and_posts_leaves_nothing
-            usernames_are_case_insensitive any_name_is_its_own_account);
+            usernames_are_case_insensitive any_name_is_its_own_account
+            derived_sizes_follow_the_current_picture);
     };
     (@t $make:path, $caps:expr; $($name:ident)*) => {
         $(

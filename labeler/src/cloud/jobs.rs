@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use postagram_core::jobs::{JobCounts, LabelJob, LabelJobQueue};
-use postagram_core::keys::parse_object_key;
+use postagram_core::keys::{derived_of, parse_object_key, DerivedSize};
 use postagram_core::settings::log::user_value;
 use postagram_core::store::{now_millis, LabelOutcome, PostStore, StoreError};
 use postagram_core::LabelStatus;
@@ -19,7 +19,7 @@ use crate::pipeline::{JobOutcome, Pipeline};
 /// the post exists and belongs to that user, and records the picture on the post
 /// (`set_image`: status `pending`) unless it already is its current picture.
 ///
-/// `Ok(None)` when there is nothing to do: a key that is not a picture key, a deleted
+/// `Ok(None)` when there is nothing to do: a key that is not a picture key (or is a derived picture's), a deleted
 /// post, a picture already labelled (a redelivered event), or one uploaded before the
 /// post's current picture (events arriving out of order).
 pub async fn prepare(
@@ -32,6 +32,11 @@ pub async fn prepare(
     // The key comes from the bucket's event: clipped, and a `&str` field (quoted).
     let logged = user_value(key);
     let logged = &*logged;
+    if derived_of(key).is_some() {
+        // The labeler's own thumbnails and display sizes make events too.
+        tracing::debug!(key = logged, "ignoring a derived picture");
+        return Ok(None);
+    }
     let Some((user, post_id)) = parse_object_key(key) else {
         tracing::warn!(key = logged, "ignoring an object that is not a picture key");
         return Ok(None);
@@ -95,6 +100,16 @@ impl LabelJobQueue for StoreSink {
             .set_labels(job.post_id, &job.object_key, outcome)
             .await
             .map(|_| ())
+    }
+
+    async fn record_derived(
+        &self,
+        job: &LabelJob,
+        sizes: &[DerivedSize],
+    ) -> Result<bool, StoreError> {
+        self.store
+            .set_derived(job.post_id, &job.object_key, sizes)
+            .await
     }
 
     async fn retry(

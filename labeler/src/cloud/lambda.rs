@@ -62,12 +62,15 @@ pub async fn run(args: LambdaArgs) -> anyhow::Result<()> {
             super::worker::detector(args.detector.detector, &args.model, &args.decode, &clients)?;
         let store: Arc<dyn PostStore> = Arc::new(DynamoStore::new(clients.dynamo.clone(), table));
         let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
-        let pipeline = Arc::new(Pipeline::new(
-            sink,
-            Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
-            detector,
-            PipelineConfig::default(),
-        ));
+        let pipeline = Arc::new(
+            Pipeline::new(
+                sink,
+                Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)),
+                detector,
+                PipelineConfig::default(),
+            )
+            .with_decode_budget(args.decode.budget()),
+        );
         anyhow::Ok((store, pipeline))
     };
     let (store, pipeline) = match init.await {

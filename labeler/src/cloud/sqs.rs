@@ -13,6 +13,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use aws_sdk_sqs::Client;
 use postagram_core::aws::sdk_message;
 use postagram_core::jobs::{JobCounts, LabelJob, LabelJobQueue};
+use postagram_core::keys::DerivedSize;
 use postagram_core::store::{LabelOutcome, PostStore, StoreError};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -197,6 +198,16 @@ impl LabelJobQueue for SqsJobQueue {
         // One-at-a-time claiming would waste the batch; `run` uses `receive`.
         let mut jobs = self.receive(1).await?;
         Ok(jobs.pop())
+    }
+
+    async fn record_derived(
+        &self,
+        job: &LabelJob,
+        sizes: &[DerivedSize],
+    ) -> Result<bool, StoreError> {
+        self.store
+            .set_derived(job.post_id, &job.object_key, sizes)
+            .await
     }
 
     async fn complete(&self, job: &LabelJob, outcome: LabelOutcome) -> Result<(), StoreError> {

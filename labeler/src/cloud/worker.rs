@@ -38,6 +38,9 @@ pub async fn run(
         args.aws.bucket(reason)?,
     ));
     let metrics = Arc::new(WorkerMetrics::default());
+    // The pipeline decodes each picture once (for the model and the derived sizes) under
+    // this budget.
+    let budget = args.decode.budget();
     let hook_metrics = metrics.clone();
     let hook: crate::pipeline::ReportHook = Arc::new(move |r| hook_metrics.record(r));
     let concurrency = args.concurrency();
@@ -57,7 +60,9 @@ pub async fn run(
             ));
             let jobs: Arc<dyn LabelJobQueue> = queue.clone();
             let pipeline = Arc::new(
-                Pipeline::new(jobs, blobs, detector, PipelineConfig::default()).with_hook(hook),
+                Pipeline::new(jobs, blobs, detector, PipelineConfig::default())
+                    .with_hook(hook)
+                    .with_decode_budget(budget),
             );
             let readiness = Readiness {
                 store,
@@ -79,7 +84,9 @@ pub async fn run(
             let secret = args.webhook_secret.clone().unwrap_or_default();
             let sink: Arc<dyn LabelJobQueue> = Arc::new(StoreSink::new(store.clone()));
             let pipeline = Arc::new(
-                Pipeline::new(sink, blobs, detector, PipelineConfig::default()).with_hook(hook),
+                Pipeline::new(sink, blobs, detector, PipelineConfig::default())
+                    .with_hook(hook)
+                    .with_decode_budget(budget),
             );
             let readiness = Readiness {
                 store: store.clone(),
