@@ -67,7 +67,7 @@ pub fn post_prefix(user: &str, post: PostId) -> String {
 /// The folder (`<user>/`) holding every picture object of a user, whatever post or
 /// size it belongs to (account deletion removes it whole).
 pub fn user_prefix(user: &str) -> String {
-    format!("{user}/")
+    format!("{}/", username::to_key(user))
 }
 
 /// A size the labeler derives from every uploaded picture (a metadata-free JPEG).
