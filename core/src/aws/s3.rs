@@ -162,6 +162,50 @@ impl BlobStore for S3BlobStore {
         check_key(user_folder(user_prefix)?)?;
         self.delete_listed(user_prefix).await
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        if prefix.is_empty() || !prefix.ends_with('/') {
+            return Err(BlobError::BadKey);
+        }
+        check_key(prefix.trim_end_matches('/'))?;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            out.extend(page.contents().iter().filter_map(|o| {
+                Some(ObjectInfo {
+                    key: o.key()?.to_string(),
+                    modified_ms: o.last_modified()?.to_millis().ok()?,
+                })
+            }));
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated == Some(true) => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
 }
 
 impl S3BlobStore {
@@ -217,49 +261,5 @@ impl S3BlobStore {
             }
         }
         Ok(deleted)
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
-        if prefix.is_empty() || !prefix.ends_with('/') {
-            return Err(BlobError::BadKey);
-        }
-        check_key(prefix.trim_end_matches('/'))?;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            out.extend(page.contents().iter().filter_map(|o| {
-                Some(ObjectInfo {
-                    key: o.key()?.to_string(),
-                    modified_ms: o.last_modified()?.to_millis().ok()?,
-                })
-            }));
-            match page.next_continuation_token {
-                Some(t) if page.is_truncated == Some(true) => token = Some(t),
-                _ => break,
-            }
-        }
-        Ok(out)
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        check_key(key)?;
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
     }
 }

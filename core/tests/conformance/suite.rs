@@ -956,6 +956,12 @@ impl BlobStore for NoPictures {
     async fn delete_user_objects(&self, prefix: &str) -> Result<u64, BlobError> {
         postagram_core::blob::user_folder(prefix).map(|_| 0)
     }
+    async fn list(&self, _: &str) -> Result<Vec<postagram_core::blob::ObjectInfo>, BlobError> {
+        Ok(Vec::new())
+    }
+    async fn delete(&self, _: &str) -> Result<(), BlobError> {
+        Ok(())
+    }
 }
 
 async fn finish(store: &Store, name: &str) -> postagram_core::accounts::Deleted {
