@@ -426,7 +426,10 @@ async fn a_photo_goes_from_presigned_put_through_sqs_and_the_worker_to_labels() 
             .filter_map(|p| p["id"].as_str().map(String::from))
             .collect::<Vec<_>>()
     };
-    assert_eq!(ids(app.list("/posts?q=cat").await), std::slice::from_ref(&id));
+    assert_eq!(
+        ids(app.list("/posts?q=cat").await),
+        std::slice::from_ref(&id)
+    );
     assert_eq!(
         ids(app.list("/posts?q=CHEL").await),
         std::slice::from_ref(&id),

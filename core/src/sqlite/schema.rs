@@ -95,10 +95,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX users_by_key ON users(username_key);
     "#,
     // 7: the derived pictures (`thumb`, `display`) stored for the current picture,
-    // space-separated; NULL until the labeler made them (and for existing posts, whose
-    // pictures get derived sizes when uploaded again).
+    // space-separated; NULL until the labeler made them. Existing posts with a picture
+    // get a label job for it, so the local queue makes their derived sizes after the
+    // upgrade (their pictures are not shown until then: only derived sizes are served).
     r#"
     ALTER TABLE posts ADD COLUMN derived TEXT;
+    INSERT INTO label_jobs (post_pk, object_key, state, attempts, available_at, created_at, updated_at)
+        SELECT pk, image_key, 'pending', 0, 0,
+               CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM posts
+        WHERE image_key IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM label_jobs j
+                          WHERE j.post_pk = posts.pk AND j.object_key = posts.image_key
+                            AND j.state IN ('pending', 'running'));
     "#,
 ];
 
@@ -174,6 +183,18 @@ mod tests {
             (0, "active"),
             "existing accounts are active, their tokens version 0"
         );
+        let jobs: Vec<(String, String)> = conn
+            .prepare("SELECT object_key, state FROM label_jobs")
+            .expect("jobs")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("jobs")
+            .collect::<Result<_, _>>()
+            .expect("jobs");
+        assert_eq!(
+            jobs,
+            [("alice/p1/k.png".to_string(), "pending".to_string())],
+            "an existing picture is queued once, for its derived sizes"
+        );
         assert_eq!(migrate(&mut conn).expect("again"), SCHEMA_VERSION);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -181,7 +202,7 @@ mod tests {
         assert_eq!(version as usize, SCHEMA_VERSION);
     }
 
-    /// Accounts differing only in case, written by the schema before 5: the lower-case
+    /// Accounts differing only in case, written by the schema before 6: the lower-case
     /// spelling (else the oldest) gets the case-insensitive key, the others keep their
     /// rows and posts with no key; new rows cannot take a taken key in any case.
     #[test]
