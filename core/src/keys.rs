@@ -106,7 +106,8 @@ impl DerivedSize {
 }
 
 /// What separates an original key from a derived suffix. Sanitized basenames never
-/// contain it, so no uploaded key can pass for a derived one.
+/// contain it, so no uploaded key can pass for a derived one. (The user part of a key can:
+/// `~` is also the escape of [`username::to_key`], so only the file name is looked at.)
 const DERIVED_MARK: char = '~';
 
 /// The key of `original`'s derived picture of `size`: `<original>~thumb.jpg` or
@@ -121,7 +122,8 @@ pub fn derived_key(original: &str, size: DerivedSize) -> String {
 pub fn derived_of(key: &str) -> Option<(&str, DerivedSize)> {
     let (original, suffix) = key.rsplit_once(DERIVED_MARK)?;
     let size = DerivedSize::parse(suffix.strip_suffix(".jpg")?)?;
-    (!original.is_empty() && !original.contains(DERIVED_MARK)).then_some((original, size))
+    let (_, file) = original.rsplit_once('/')?;
+    (!file.is_empty() && !file.contains(DERIVED_MARK)).then_some((original, size))
 }
 
 /// The user and post a well-formed object key belongs to; `None` for anything else
@@ -232,6 +234,16 @@ mod tests {
         assert_eq!(derived_of(&format!("{key}~thumb.png")), None);
         // Sanitizing removes the mark from client file names.
         assert!(!object_key("alice", id, "a~thumb.jpg").contains('~'));
+        // A name whose key form holds the mark (`~` escapes): only the file name counts.
+        let name = "Élodie D/../#x";
+        let key = object_key(name, id, "pic.bin");
+        assert!(key.starts_with("Élodie~20D~2f..~2f~23x/"), "{key}");
+        assert_eq!(derived_of(&key), None, "an upload is never a derived key");
+        for size in DerivedSize::ALL {
+            let d = derived_key(&key, size);
+            assert_eq!(derived_of(&d), Some((key.as_str(), size)), "{d}");
+            assert_eq!(derived_of(&derived_key(&d, size)), None, "{d}");
+        }
     }
 
     #[test]
