@@ -190,9 +190,14 @@ class Run:
             r = self.api("GET", "/posts?" + urlencode({"label": labels[0]}))
             ids = [p["id"] for p in r.json()] if r.status == 200 else []
             self.check(pid in ids, f"GET /posts?label={labels[0]} finds the post", r)
-        if post and post.get("image"):
-            img = client.request("GET", post["image"], dns=self.node.dns(), timeout=30)
-            self.check(img.status == 200 and img.body == data, "the post's image URL returns the uploaded bytes", img.status)
+        # Only derived sizes are served (JPEG, metadata dropped), never the uploaded PNG.
+        self.check(bool(post and post.get("image") and post.get("thumbnail")),
+                   "the labelled post has its display size and thumbnail", f"post: {post}")
+        for field in ("image", "thumbnail"):
+            if post and post.get(field):
+                img = client.request("GET", post[field], dns=self.node.dns(), timeout=30)
+                self.check(img.status == 200 and img.body[:3] == b"\xff\xd8\xff" and img.body != data,
+                           f"the post's {field} URL returns a derived JPEG, not the uploaded bytes", img.status)
         self.check(bool(self.traces(aws, pid)), "the picture is stored before the delete", "no trace found")
         r = self.api("DELETE", f"/posts/{quote(pid, safe='')}", token=token)
         self.check(r.status == 204, "DELETE /posts/{id}", r)
