@@ -10,6 +10,8 @@ server's peak RSS around it.
   abuse.py signups URL N          N sign-ups at once (distinct names)
   abuse.py halfopen HOST PORT N SECS   N connections that send half a request line and wait
   abuse.py pngs URL SIDE N        N SIDExSIDE 16-bit PNG uploads at once, waits for their jobs
+  abuse.py load URL PATH N PAR    exactly N x GET PATH over PAR keep-alive connections (not an
+                                  attack: the fixed request count bench/abuse-instructions.sh needs)
 """
 
 import concurrent.futures as cf
@@ -156,6 +158,31 @@ def pngs(url, side, n):
     report("pngs", seen, states=dict(states), bytes=len(picture))
 
 
+def load(url, path, n, par):
+    u = urllib.parse.urlsplit(url)
+    n, par = int(n), int(par)
+
+    def worker(count):
+        seen = Counter()
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+        try:
+            for _ in range(count):
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                resp.read()
+                seen[resp.status] += 1
+        finally:
+            conn.close()
+        return seen
+
+    shares = [n // par + (1 if i < n % par else 0) for i in range(par)]
+    seen = Counter()
+    with cf.ThreadPoolExecutor(par) as pool:
+        for part in pool.map(worker, shares):
+            seen.update(part)
+    report("load", seen)
+
+
 def report(name, seen, **extra):
     statuses = ",".join(f"{k}:{v}" for k, v in sorted(seen.items(), key=str))
     more = " ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in extra.items())
@@ -163,7 +190,7 @@ def report(name, seen, **extra):
 
 
 if __name__ == "__main__":
-    commands = {"seed": seed, "junk": junk, "signups": signups, "halfopen": halfopen, "pngs": pngs}
+    commands = {"seed": seed, "junk": junk, "signups": signups, "halfopen": halfopen, "pngs": pngs, "load": load}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])
