@@ -32,11 +32,12 @@ trap cleanup EXIT
 "$BIN/base-seed" "$SEED_BASE" 10000 >/dev/null
 "$BIN/cur-seed" "$SEED_CUR" 10000 >/dev/null
 
-# measure NAME PATH READY_PATH CMD... : prints the instructions per request.
+# measure NAME PATH READY_PATH DATA_DIR CMD... : prints the instructions per request.
 measure() {
-    local name=$1 path=$2 ready=$3; shift 3
+    local name=$1 path=$2 ready=$3 DATA=$4; shift 4
     rm -f "$CG/$name".*
-    valgrind --tool=callgrind --callgrind-out-file="$CG/$name.out" "$@" >"$CG/$name.log" 2>&1 &
+    env POSTAGRAM_DATA_DIR="$DATA" POSTAGRAM_ADDR="127.0.0.1:$PORT" RUST_LOG=error POSTAGRAM_LABELER_WORKERS=0 \
+        valgrind --tool=callgrind --callgrind-out-file="$CG/$name.out" "$@" >"$CG/$name.log" 2>&1 &
     PID=$!
     for _ in $(seq 1200); do curl -sf "$URL$ready" >/dev/null && break; sleep 0.1; done
     curl -sf "$URL$ready" >/dev/null || { echo "abuse-instructions: $name did not start (see $CG/$name.log)" >&2; exit 1; }
@@ -49,14 +50,11 @@ measure() {
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
     awk -v n="$N" '/^(summary|totals):/{t=$2} END{printf "%.0f\n", t/n}' "$dump"
 }
-server() { # server PREFIX SEED_DIR
-    env POSTAGRAM_DATA_DIR="$2" POSTAGRAM_ADDR="127.0.0.1:$PORT" RUST_LOG=error POSTAGRAM_LABELER_WORKERS=0 "$BIN/$1-api"
-}
 declare -A IR
 for i in $(seq "$RUNS"); do
-    IR[ceiling]+="$(measure ceiling /posts /posts "$BIN/ceiling" "127.0.0.1:$PORT") "
-    IR[base]+="$(measure base '/posts?limit=20' /readyz server base "$SEED_BASE") "
-    IR[cur]+="$(measure cur '/posts?limit=20' /readyz server cur "$SEED_CUR") "
+    IR[ceiling]+="$(measure ceiling /posts /posts "$SEED_CUR" "$BIN/ceiling" "127.0.0.1:$PORT") "
+    IR[base]+="$(measure base '/posts?limit=20' /readyz "$SEED_BASE" "$BIN/base-api") "
+    IR[cur]+="$(measure cur '/posts?limit=20' /readyz "$SEED_CUR" "$BIN/cur-api") "
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 c=$(echo "${IR[ceiling]}" | median); b=$(echo "${IR[base]}" | median); a=$(echo "${IR[cur]}" | median)
