@@ -8,8 +8,8 @@ use crate::model::{AccountState, User};
 use crate::store::{parse_time, StoreError};
 use crate::username::canonical;
 
-/// The user row `username` stands for, if any: the exact spelling first, else the
-/// case-insensitive key (see `USER_BY_NAME` in posts.rs).
+/// The user row `username` stands for, if any: the exact spelling first (an account left
+/// without a case-insensitive key by migration 6 is found by it), else the canonical form.
 pub(crate) fn get_user_tx(conn: &Connection, username: &str) -> Result<Option<User>, StoreError> {
     let row = conn
         .prepare_cached(

@@ -67,18 +67,10 @@ pub(crate) fn list_sql(
     (sql, args)
 }
 
-/// One account by name: the exact spelling first (an account left without a
-/// case-insensitive key by migration 6 is found by it), else the canonical form.
-const USER_BY_NAME: &str = "SELECT username, password_hash, created_at FROM users
-     WHERE username = ?1 OR username_key = ?2 ORDER BY username = ?1 DESC LIMIT 1";
-
-/// The registered spelling of the account `name` stands for, if any.
+/// The registered spelling of the account `name` stands for, if any (the lookup rule
+/// of [`super::accounts::get_user_tx`]).
 fn registered_name(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
-    conn.prepare_cached(USER_BY_NAME)
-        .map_err(db_err)?
-        .query_row([name, canonical(name).as_str()], |r| r.get::<_, String>(0))
-        .optional()
-        .map_err(db_err)
+    Ok(super::accounts::get_user_tx(conn, name)?.map(|u| u.username))
 }
 
 /// A post row before its labels are attached.
